@@ -1,0 +1,162 @@
+"""Parse and validate an area of interest (AOI), uploaded as a file or drawn in the browser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import GeometryCollection, MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from monitoring.parsers.geometry import (
+    as_multipolygon,
+    check_polygon,
+    crs_label,
+    geodesic_area_km2,
+    out_of_range,
+    polygonal_part,
+    to_wgs84,
+)
+from monitoring.parsers.readers import read_upload
+from monitoring.parsers.types import AoiUploadReport, UploadError, UploadLimits, ValidatedAoi
+
+NAME_COLUMNS = ("name", "title", "label", "id")
+
+
+def parse_aoi(
+    filename: str,
+    content: bytes,
+    limits: UploadLimits,
+    coverage: BaseGeometry | None = None,
+    *,
+    layer: str | None = None,
+) -> AoiUploadReport:
+    """Read an AOI file: all its polygons merged into one MultiPolygon in EPSG:4326.
+
+    Every feature must be a polygon (points and lines refuse the file). ``coverage`` is the ESD
+    store's footprint in EPSG:4326 (None: not checked). Raises ``UploadError`` with a message the
+    user can act on.
+    """
+    table = read_upload(filename, content, limits, layer=layer)
+    name = Path(filename).name
+    geometries = to_wgs84(table.geometries, table.crs)
+    polygons: list[BaseGeometry] = []
+    problems: list[str] = []
+    for i, (row, geom) in enumerate(zip(table.rows, geometries, strict=True)):
+        if geom is None:
+            problems.append(f"row {row}: {table.geometry_errors.get(i, 'no geometry')}")
+        elif geom.is_empty:
+            problems.append(f"row {row}: empty geometry")
+        elif (
+            polygonal_part(geom) is None or isinstance(geom, GeometryCollection) and not _only_polygons(geom)
+        ):
+            problems.append(f"row {row}: {geom.geom_type}")
+        else:
+            polygons.append(geom)
+    if problems:
+        raise UploadError(
+            f"{name}: an AOI must contain only polygons; these features are not usable: "
+            + "; ".join(problems[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+            + ". Remove them or upload them as labels."
+        )
+    merged = polygons[0] if len(polygons) == 1 else GeometryCollection(polygons)
+    validated = validate_aoi_geometry(merged, limits, coverage)
+    warnings = list(validated.warnings)
+    source_crs = crs_label(table.crs)
+    if source_crs != "EPSG:4326":
+        warnings.insert(0, f"reprojected from {source_crs} to EPSG:4326")
+    if len(polygons) > 1:
+        warnings.append(f"{len(polygons)} features merged into one AOI")
+    return AoiUploadReport(
+        geometry=validated.geometry,
+        area_km2=validated.area_km2,
+        name=_aoi_name(table.columns, table.records, name),
+        warnings=warnings,
+        source_crs=source_crs,
+        format=table.format,
+    )
+
+
+def _only_polygons(geom: GeometryCollection) -> bool:
+    return all(isinstance(g, Polygon | MultiPolygon) for g in geom.geoms)
+
+
+def _aoi_name(columns: list[str], records: list[dict[str, Any]], filename: str) -> str:
+    by_lower = {c.lower(): c for c in reversed(columns)}
+    for candidate in NAME_COLUMNS:
+        col = by_lower.get(candidate)
+        value = records[0].get(col) if col is not None and records else None
+        if value is not None and str(value).strip():
+            return " ".join(str(value).split())[:200]
+    return Path(filename).stem or "AOI"
+
+
+def validate_aoi_geometry(
+    geom: BaseGeometry | dict[str, Any] | str,
+    limits: UploadLimits,
+    coverage: BaseGeometry | None = None,
+) -> ValidatedAoi:
+    """Check an AOI in EPSG:4326 (a shapely geometry, or a GeoJSON geometry as dict or text).
+
+    Returns the valid MultiPolygon, its geodesic area (km²) and warnings (repairs, partial
+    coverage). Raises ``UploadError`` when it is not polygonal, off the globe, degenerate, larger
+    than ``limits.max_aoi_km2`` or entirely outside ``coverage``.
+    """
+    if isinstance(geom, str | dict):
+        try:
+            geom = shape(json.loads(geom) if isinstance(geom, str) else geom)
+        except Exception as exc:  # malformed GeoJSON raises several types
+            raise UploadError(
+                f"the AOI is not a valid GeoJSON geometry ({' '.join(str(exc).split())[:100]})."
+            ) from None
+    geom = shapely.force_2d(geom)
+    if geom.is_empty:
+        raise UploadError("the AOI is empty; draw or upload a polygon.")
+    polygonal = polygonal_part(geom)
+    if polygonal is None:
+        raise UploadError(f"the AOI is a {geom.geom_type}; an AOI must be a polygon or multipolygon.")
+    bad_range = out_of_range(polygonal)
+    if bad_range:
+        raise UploadError(f"the AOI has {bad_range}.")
+    warnings: list[str] = []
+    parts = list(polygonal.geoms) if isinstance(polygonal, MultiPolygon) else [polygonal]
+    fixed: list[Polygon | MultiPolygon] = []
+    for part in parts:
+        check = check_polygon(part)
+        if check.geometry is not None:
+            fixed.append(check.geometry)
+            if check.repaired:
+                warnings.append(f"invalid AOI polygon repaired ({check.reason})")
+    if not fixed:
+        raise UploadError(
+            "the AOI polygon is degenerate (zero area: its points are collinear or repeated); draw it again."
+        )
+    if len(fixed) < len(parts):
+        warnings.append(f"{len(parts) - len(fixed)} zero-area AOI part(s) dropped")
+    union = polygonal_part(shapely.union_all(fixed)) if len(fixed) > 1 else fixed[0]
+    if union is None:
+        raise UploadError("the AOI polygon is degenerate (zero area); draw it again.")
+    result = as_multipolygon(union)
+    area = geodesic_area_km2(result)
+    if area > limits.max_aoi_km2:
+        raise UploadError(
+            f"the AOI covers {area:,.0f} km², more than the limit of {limits.max_aoi_km2:,.0f} km²; "
+            "draw or upload a smaller area, or split it into several AOIs."
+        )
+    if coverage is not None:
+        inside = result.intersection(coverage)
+        if inside.is_empty or geodesic_area_km2(polygonal_part(inside) or Polygon()) == 0:
+            x0, y0, x1, y1 = coverage.bounds
+            raise UploadError(
+                "the AOI does not overlap the ESD store's coverage (no embeddings there; the store covers "
+                f"lon {x0:.3f} to {x1:.3f}, lat {y0:.3f} to {y1:.3f}); move the AOI onto the covered area."
+            )
+        share = 1 - geodesic_area_km2(polygonal_part(inside) or Polygon()) / area if area > 0 else 0.0
+        if share > 0.001:
+            warnings.append(
+                f"{share:.0%} of the AOI lies outside the ESD store's coverage; those pixels will have no data."
+            )
+    return ValidatedAoi(result, area, warnings)
