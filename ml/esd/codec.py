@@ -2,15 +2,18 @@
 
 Finite Scalar Quantization (Mentzer et al., 2023, arXiv 2309.15505) with levels ``[8, 8, 8, 5, 5, 5]``
 (64,000 codes), as used by ESDNet (Chen et al., 2026, arXiv 2601.11183). The quantizer itself is
-``vector_quantize_pytorch.FSQ``; this module adds the vectorised numpy path used by lookups and
-checks that both agree with the official decoding::
+``vector_quantize_pytorch.FSQ``: the torch path (training) goes through it; the numpy path (lookups)
+is a ``(64000, 6)`` table, :data:`CODEBOOK`, built from the official decoding::
 
     level_i = (idx // basis_i) % L_i,  basis = cumprod([1, 8, 8, 8, 5, 5])
     code_i  = (level_i - L_i // 2) / (L_i // 2)
+
+The tests check, for all 64,000 indices, that the table, the formula and ``FSQ`` agree value for value.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -31,20 +34,55 @@ _BASIS = np.cumprod(np.concatenate([[1], _LEVELS[:-1]])).astype(np.int64)  # [1,
 _HALF = (_LEVELS // 2).astype(np.float32)  # [4, 4, 4, 2, 2, 2]
 
 
+def _official_codes(indices: np.ndarray) -> np.ndarray:
+    """The official decoding formula, ``(...,)`` int64 -> ``(..., 6)`` float32 (no range check)."""
+    level = (indices[..., None] // _BASIS) % _LEVELS  # (..., 6) level of each dim, 0 .. L_i - 1
+    return ((level - _HALF) / _HALF).astype(np.float32)
+
+
+CODEBOOK: Final[np.ndarray] = _official_codes(np.arange(CODEBOOK_SIZE, dtype=np.int64))
+"""``(64000, 6)`` float32, read-only: row ``i`` is the code of index ``i``."""
+CODEBOOK.setflags(write=False)
+
+
+def _check_indices(idx: np.ndarray) -> np.ndarray:
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise CodecError(f"FSQ indices must be integers, got dtype {idx.dtype}")
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= CODEBOOK_SIZE:
+            raise CodecError(f"FSQ indices must lie in [0, {CODEBOOK_SIZE}), got [{lo}, {hi}]")
+    return idx
+
+
 def indices_to_codes(indices: np.ndarray) -> np.ndarray:
     """Decode FSQ indices ``(...,)`` (any integer dtype, values < 64,000) to codes ``(..., 6)`` float32.
 
     Code values lie on the FSQ grid: multiples of 1/4 in [-1, 0.75] for the three 8-level dims and
     multiples of 1/2 in [-1, 1] for the three 5-level dims. Index 0 decodes to all -1.
     """
-    idx = np.asarray(indices)
-    if not np.issubdtype(idx.dtype, np.integer):
-        raise CodecError(f"FSQ indices must be integers, got dtype {idx.dtype}")
-    idx = idx.astype(np.int64, copy=False)
-    if idx.size and (idx.min() < 0 or idx.max() >= CODEBOOK_SIZE):
-        raise CodecError(f"FSQ indices must lie in [0, {CODEBOOK_SIZE}), got [{idx.min()}, {idx.max()}]")
-    level = (idx[..., None] // _BASIS) % _LEVELS  # (..., 6)
-    return ((level - _HALF) / _HALF).astype(np.float32)
+    idx = _check_indices(np.asarray(indices))
+    return CODEBOOK[idx]
+
+
+def decode_steps(indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode indices ``(..., 12, H, W)`` to codes ``(..., 12, 6, H, W)`` float32 (channel-first layout).
+
+    The layout of windowed lookups: the 6 code dims sit right after the step axis. One table gather per
+    code dim writes straight into ``out`` (allocated when ``None``), which is faster than decoding to
+    ``(..., 6)`` and transposing.
+    """
+    idx = _check_indices(np.asarray(indices))
+    if idx.ndim < 3:
+        raise CodecError(f"indices must have shape (..., steps, H, W), got {idx.shape}")
+    shape = idx.shape[:-2] + (CODE_DIM,) + idx.shape[-2:]
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise CodecError(f"out must be float32 {shape}, got {out.dtype} {out.shape}")
+    for d in range(CODE_DIM):
+        np.take(CODEBOOK[:, d], idx, out=out[..., d, :, :])
+    return out
 
 
 def codes_to_indices(codes: np.ndarray) -> np.ndarray:
@@ -60,6 +98,23 @@ def codes_to_indices(codes: np.ndarray) -> np.ndarray:
     return (level * _BASIS).sum(axis=-1).astype(np.uint16)
 
 
+def quantize(values: np.ndarray) -> np.ndarray:
+    """Quantize unbounded latents ``(..., 6)`` to indices ``(...,)`` uint16 like ``FSQ.forward`` does.
+
+    Each dim is bounded with FSQ's ``tanh`` bound (``eps = 1e-3``, half-step offset for even levels),
+    rounded to a level and packed with the official basis; the torch ``FSQ`` gives the same indices.
+    Used to turn real per-pixel series into ESD-format indices without a trained encoder (benchmarks).
+    """
+    z = np.asarray(values, dtype=np.float64)
+    if z.shape[-1:] != (CODE_DIM,):
+        raise CodecError(f"values must have a last axis of {CODE_DIM}, got shape {z.shape}")
+    half_l = (_LEVELS - 1) * (1 + 1e-3) / 2
+    offset = np.where(_LEVELS % 2 == 0, 0.5, 0.0)
+    shift = np.arctanh(offset / half_l)
+    level = np.rint(np.tanh(z + shift) * half_l - offset) + _LEVELS // 2  # 0 .. L_i - 1
+    return (level.astype(np.int64) * _BASIS).sum(axis=-1).astype(np.uint16)
+
+
 def make_fsq() -> FSQ:
     """A ``vector_quantize_pytorch.FSQ`` over 6 dims with the ESD levels (no input/output projection).
 
@@ -71,23 +126,31 @@ def make_fsq() -> FSQ:
     return FSQ(levels=list(LEVELS), dim=CODE_DIM)
 
 
-def indices_to_codes_torch(indices: torch.Tensor) -> torch.Tensor:
-    """Torch twin of :func:`indices_to_codes`: ``(...,)`` int -> ``(..., 6)`` float32, same values."""
-    import torch
+@lru_cache(maxsize=8)
+def _shared_fsq(device: str) -> FSQ:
+    """One FSQ instance per device (it has no parameters) whose buffers serve the torch conversions."""
+    return make_fsq().eval().to(device)
 
-    levels = torch.as_tensor(_LEVELS, device=indices.device)
-    basis = torch.as_tensor(_BASIS, device=indices.device)
-    half = torch.as_tensor(_HALF, device=indices.device)
-    level = (indices.long()[..., None] // basis) % levels
-    return (level.float() - half) / half
+
+def indices_to_codes_torch(indices: torch.Tensor) -> torch.Tensor:
+    """Torch twin of :func:`indices_to_codes`: ``(...,)`` int -> ``(..., 6)`` float32, same values.
+
+    A gather from ``FSQ.implicit_codebook`` on the indices' device.
+    """
+    return _shared_fsq(str(indices.device)).implicit_codebook[indices.long()].float()
 
 
 def codes_to_indices_torch(codes: torch.Tensor) -> torch.Tensor:
-    """Torch twin of :func:`codes_to_indices`: ``(..., 6)`` float -> ``(...,)`` int64."""
+    """Torch twin of :func:`codes_to_indices`: ``(..., 6)`` float -> ``(...,)`` int64.
+
+    Codes are snapped to the nearest grid level (clipped to the valid range) and packed by
+    ``FSQ.codes_to_indices``.
+    """
     import torch
 
+    if codes.shape[-1] != CODE_DIM:
+        raise CodecError(f"codes must have a last axis of {CODE_DIM}, got shape {tuple(codes.shape)}")
     levels = torch.as_tensor(_LEVELS, device=codes.device)
-    basis = torch.as_tensor(_BASIS, device=codes.device)
     half = torch.as_tensor(_HALF, device=codes.device)
-    level = torch.clamp(torch.round(codes * half + half), torch.zeros_like(levels), levels - 1).long()
-    return (level * basis).sum(dim=-1)
+    level = torch.minimum(torch.clamp(torch.round(codes.float() * half + half), min=0), levels - 1)
+    return _shared_fsq(str(codes.device)).codes_to_indices((level - half) / half).long()
