@@ -1,0 +1,73 @@
+# ESD Monitor: `make run` (install, migrate, demo data, web + worker) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+export DJANGO_SETTINGS_MODULE ?= webapp.settings.base
+
+.PHONY: run install install-system venv venv-dev migrate demo serve worker web test test-slow test-e2e bench lint format clean
+
+## make run: everything a fresh machine needs, then the web server (http://127.0.0.1:8000) and one worker
+run: install migrate demo serve
+
+install: install-system venv
+
+install-system:
+	bash .ci/install-system.sh base
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip wheel
+	$(PIP) install torch==2.13.0
+	$(PIP) install -r requirements.txt
+	touch $@
+
+venv-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+migrate: venv
+	$(PY) manage.py preflight --skip-broker
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+
+demo: venv
+	$(PY) manage.py load_demo
+
+serve: venv
+	$(VENV)/bin/honcho start -f Procfile
+
+web: venv
+	$(VENV)/bin/honcho start -f Procfile web
+
+worker: venv
+	$(VENV)/bin/honcho start -f Procfile worker
+
+## make test: the suite against PostGIS (127.0.0.1:5432) and Redis (127.0.0.1:6379), browser tests included
+test: install venv-dev
+	bash .ci/install-system.sh test
+	DJANGO_SETTINGS_MODULE=webapp.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+test-slow: install venv-dev
+	bash .ci/install-system.sh test
+	DJANGO_SETTINGS_MODULE=webapp.settings.test $(PY) -m pytest --runslow -m slow $(PYTEST_ARGS)
+
+bench: install venv-dev
+	bash .ci/install-system.sh test
+	bash bench/run_all.sh
+
+lint: venv-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/ .pytest_cache

@@ -1,0 +1,9 @@
+"""Django app config of the monitoring domain."""
+
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "monitoring"
+    verbose_name = "ESD monitoring"

@@ -1,0 +1,1 @@
+"""Celery tasks: thin wrappers that take ids, re-read the world and call one service."""

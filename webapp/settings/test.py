@@ -1,0 +1,24 @@
+"""Test settings: PostGIS at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, as in CI."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/esd_monitor")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "20")
+
+from webapp.settings.base import *  # noqa: E402,F403
+from webapp.settings.base import VAR_DIR  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", tempfile.mkdtemp(prefix="esd-media-")))
+STATIC_ROOT = VAR_DIR / "staticfiles-test"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

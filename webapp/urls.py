@@ -1,0 +1,14 @@
+"""Root URLs: accounts, health, the map page and the API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from monitoring import views
+
+urlpatterns = [
+    path("", views.map_page, name="map"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]
