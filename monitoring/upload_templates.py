@@ -59,7 +59,11 @@ def _round(geom: BaseGeometry) -> dict:
 
 def labels_geojson(labels: list[TemplateLabel]) -> str:
     features = [
-        {"type": "Feature", "properties": {"class": lab.klass, "date": lab.date}, "geometry": _round(lab.geometry)}
+        {
+            "type": "Feature",
+            "properties": {"class": lab.klass, "date": lab.date},
+            "geometry": _round(lab.geometry),
+        }
         for lab in labels
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"
@@ -172,7 +176,9 @@ def write_templates(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder to write (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="folder to write (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     written = write_templates(args.out)
     print(json.dumps({"written": [str(p) for p in written]}, indent=1))

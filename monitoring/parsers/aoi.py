@@ -63,7 +63,10 @@ def parse_aoi(
             + ". Remove them or upload them as labels."
         )
     merged = polygons[0] if len(polygons) == 1 else GeometryCollection(polygons)
-    validated = validate_aoi_geometry(merged, limits, coverage)
+    try:
+        validated = validate_aoi_geometry(merged, limits, coverage)
+    except UploadError as exc:
+        raise UploadError(f"{name}: {exc.message}") from None
     warnings = list(validated.warnings)
     source_crs = crs_label(table.crs)
     if source_crs != "EPSG:4326":

@@ -121,7 +121,7 @@ def parse_labels(
 def _resolve_column(
     table: SourceTable, name: str, wanted: str | None, defaults: tuple[str, ...], what: str, option: str
 ) -> str:
-    """The column holding ``what``; a default name is used only if at least one row has a value."""
+    """The column holding ``what``; among default names, the first with a value in some row wins."""
     columns = [c for c in table.columns if c.lower() not in ("geometry", "wkt")]
     if wanted is not None:
         found = find_column(table.columns, wanted, ())
@@ -132,10 +132,12 @@ def _resolve_column(
             )
         return found
     by_lower = {c.strip().lower(): c for c in reversed(table.columns)}
-    for candidate in defaults:
-        col = by_lower.get(candidate)
-        if col is not None and any(_present(rec.get(col)) for rec in table.records):
+    present = [by_lower[c] for c in defaults if c in by_lower]
+    for col in present:
+        if any(_present(rec.get(col)) for rec in table.records):
             return col
+    if present:  # named right but empty everywhere: the rows say so one by one
+        return present[0]
     raise UploadError(
         f"{name}: no {what} column. Name one of the columns {' or '.join(repr(d) for d in defaults[:3])}, "
         f"or set the {option} option to the column that holds the {what}; the columns are: {_listing(columns)}."

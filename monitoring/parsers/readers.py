@@ -124,6 +124,11 @@ def read_upload(
 
 
 def _mb(n: int) -> str:
+    """A size for people: '812 bytes', '38.8 kB', '20.0 MB' (binary units)."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.1f} kB"
     return f"{n / 1024 / 1024:,.1f} MB"
 
 
@@ -322,11 +327,13 @@ def _read_csv(name: str, content: bytes, limits: UploadLimits, opts: CsvColumns)
             if not any(v.strip() for v in values):
                 continue
             rows.append(reader.line_num - 1)
-            records.append({h: (values[j].strip() if j < len(values) else "") for j, h in enumerate(header)})
-            if len(records) > limits.max_features:
-                _check_count(name, len(records), limits)
+            if len(rows) <= limits.max_features:
+                records.append(
+                    {h: (values[j].strip() if j < len(values) else "") for j, h in enumerate(header)}
+                )
     except csv.Error as exc:
         raise UploadError(f"{name} is not readable CSV (line {reader.line_num}: {exc}).") from None
+    _check_count(name, len(rows), limits)
     crs = parse_crs(opts.crs, f"the crs option of {name}") if opts.crs else CRS.from_epsg(4326)
     lon_col = find_column(header, opts.lon, DEFAULT_LON_COLUMNS)
     lat_col = find_column(header, opts.lat, DEFAULT_LAT_COLUMNS)
@@ -531,9 +538,7 @@ def _read_ogr_path(
             warnings.simplefilter("ignore")
             layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
     except _OGR_ERRORS as exc:
-        raise UploadError(
-            f"{name} could not be read as {kind}; it may be damaged or truncated ({_short(exc)})."
-        ) from None
+        raise UploadError(_unreadable(name, kind, exc, path)) from None
     if fmt == "gpkg":
         spatial = [n for n, t in layers if t not in ("None", "")]
         if layer is not None:
@@ -560,13 +565,19 @@ def _read_ogr_path(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                counted = int(pyogrio.read_info(path, layer=layer_name, driver=driver)["features"])
+        except _OGR_ERRORS as exc:
+            raise UploadError(_unreadable(name, kind, exc, path)) from None
+        if counted >= 0:
+            _check_count(name, counted + len(records), limits)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 meta, _fids, wkb, field_data = ogr_read(
                     path, layer=layer_name, driver=driver, force_2d=True, max_features=limits.max_features + 1
                 )
         except _OGR_ERRORS as exc:
-            raise UploadError(
-                f"{name} could not be read as {kind}; it may be damaged or truncated ({_short(exc)})."
-            ) from None
+            raise UploadError(_unreadable(name, kind, exc, path)) from None
         if len(wkb) + len(records) > limits.max_features:
             _check_count(name, len(wkb) + len(records), limits)
         if table_crs is None and fmt != "kml":
@@ -601,6 +612,13 @@ def _read_ogr_path(
         geometry_errors=errors,
         rows=list(range(1, len(records) + 1)),
     )
+
+
+def _unreadable(name: str, kind: str, exc: BaseException, path: Path) -> str:
+    """A message for a file GDAL cannot read, without temp paths or SQL in it."""
+    detail = _short(exc).replace(str(path), name).replace(str(path.parent) + "/", "")
+    detail = "" if "sqlite3_" in detail or "SELECT" in detail else f" ({detail})"
+    return f"{name} could not be read as {kind}; it may be damaged or truncated{detail}. Export it again."
 
 
 def _plain(value: Any) -> Any:

@@ -38,7 +38,9 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> str:
         {
             "type": "Feature",
             "properties": {c: row[c] for c in columns},
-            "geometry": json.loads(json.dumps(mapping(row.geometry)), parse_float=lambda s: round(float(s), 7)),
+            "geometry": json.loads(
+                json.dumps(mapping(row.geometry)), parse_float=lambda s: round(float(s), 7)
+            ),
         }
         for _, row in frame.iterrows()
     ]
@@ -73,7 +75,9 @@ def main() -> None:
     (HERE / "labels_mt_custom_columns.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     # WKT CSV in UTM 21S (needs the crs option): 90 m squares around the points
     squares = utm.geometry.buffer(45, cap_style="square")
-    wkt = pd.DataFrame({"wkt": squares.to_wkt(rounding_precision=2), "class": sub["group"], "date": sub["from"]})
+    wkt = pd.DataFrame(
+        {"wkt": squares.to_wkt(rounding_precision=2), "class": sub["group"], "date": sub["from"]}
+    )
     wkt.to_csv(HERE / "labels_mt_utm21s_wkt.csv", index=False, lineterminator="\n")
     # GeoPackage in UTM 21S, with a second layer to test the layer option
     gpkg = utm.rename(columns={"group": "class", "from": "date"})
@@ -84,7 +88,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (HERE / "labels_mt_utm21s_shapefile.zip").write_bytes(shapefile_zip(utm, "labels_mt", Path(tmp)))
     # KML (always EPSG:4326)
-    kml_labels = [TemplateLabel(g, c, d) for g, c, d in zip(sub.geometry, sub["group"], sub["from"], strict=True)]
+    kml_labels = [
+        TemplateLabel(g, c, d) for g, c, d in zip(sub.geometry, sub["group"], sub["from"], strict=True)
+    ]
     (HERE / "labels_mt.kml").write_text(labels_kml(kml_labels), encoding="utf-8")
     # polygon labels: two squares and one self-intersecting "bow tie" (repaired on upload)
     polys = gpd.GeoDataFrame(
@@ -102,7 +108,9 @@ def main() -> None:
     (HERE / "aoi_mt.geojson").write_text(_geojson(aoi, ["name"]), encoding="utf-8")
     write_gpkg(aoi.to_crs(UTM21S), HERE / "aoi_mt_utm21s.gpkg", layer="aoi")
     with tempfile.TemporaryDirectory() as tmp:
-        (HERE / "aoi_mt_utm21s_shapefile.zip").write_bytes(shapefile_zip(aoi.to_crs(UTM21S), "aoi_mt", Path(tmp)))
+        (HERE / "aoi_mt_utm21s_shapefile.zip").write_bytes(
+            shapefile_zip(aoi.to_crs(UTM21S), "aoi_mt", Path(tmp))
+        )
 
 
 def _append_gpkg_layer(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
