@@ -11,7 +11,8 @@ from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from monitoring.parsers.geometry import check_polygon, crs_label, out_of_range, to_wgs84
-from monitoring.parsers.readers import CsvColumns, SourceTable, find_column, read_upload
+from monitoring.parsers.readers import read_upload
+from monitoring.parsers.table import CsvColumns, SourceTable, find_column
 from monitoring.parsers.types import (
     DEFAULT_CLASS_COLUMNS,
     DEFAULT_DATE_COLUMNS,
