@@ -28,6 +28,8 @@ def read_csv(name: str, content: bytes, limits: UploadLimits, opts: CsvColumns) 
         delimiter = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t").delimiter
     except (csv.Error, IndexError):
         delimiter = ","
+    # a WKT cell may hold a large polygon: allow cells up to the file size limit (only ever raised)
+    csv.field_size_limit(max(csv.field_size_limit(), limits.max_bytes))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)

@@ -18,6 +18,8 @@ def read_geojson(name: str, content: bytes, limits: UploadLimits) -> SourceTable
     text = decode_text(name, content)
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise UploadError(f"{name} is not usable GeoJSON: its arrays are nested too deeply.") from None
     except json.JSONDecodeError as exc:
         raise UploadError(
             f"{name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); the file "

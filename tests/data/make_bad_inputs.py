@@ -189,6 +189,11 @@ def build() -> list[tuple[Case, bytes]]:
         (Case("geojson_named.kml", L, "is not KML", "GeoJSON content named .kml"), good_geojson),
         (Case("text_named.zip", L, "is not a ZIP archive", "text named .zip"), GOOD_CSV.encode()),
         (Case("json_not_geojson.geojson", L, "is JSON but not GeoJSON", "a JSON list"), b"[1, 2, 3]\n"),
+        (
+            Case("deeply_nested.geojson", L, "nested too deeply", "coordinates nested 5000 levels deep"),
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
+            b'{"type": "Point", "coordinates": ' + b"[" * 5000 + b"]" * 5000 + b"}}]}\n",
+        ),
         # zipped Shapefiles: missing parts, unsafe archives
         (
             Case("missing_prj_shapefile.zip", L, "no CRS", "zipped Shapefile without .prj"),

@@ -332,3 +332,13 @@ def test_point_labels_sit_on_their_coordinates() -> None:
     report = _labels("labels_mt.csv")
     first = report.accepted[0].geometry
     assert isinstance(first, Point) and (first.x, first.y) == (-55.9881861, -12.0364583)
+
+
+def test_large_wkt_polygon_in_csv() -> None:
+    """A WKT cell far larger than the csv module's default 128 kB field limit."""
+    circle = Point(-55.8, -12.4).buffer(0.05, quad_segs=4000)
+    content = f'wkt,name\n"{circle.wkt}",big field\n'.encode()
+    assert len(content) > 500_000
+    report = parse_aoi("big.csv", content, LIMITS)
+    assert report.name == "big field"
+    assert report.area_km2 == pytest.approx(94.48, abs=0.05)
