@@ -113,6 +113,17 @@ def _zip_bomb() -> bytes:
     return buf.getvalue()
 
 
+def _mark_encrypted(data: bytes) -> bytes:
+    """Set the 'encrypted' flag of every member (local and central headers), as a password zip has."""
+    out = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = out.find(signature)
+        while start != -1:
+            out[start + offset] |= 0x01
+            start = out.find(signature, start + 4)
+    return bytes(out)
+
+
 def _gpkg_bytes(frame: gpd.GeoDataFrame, layer: str = "labels") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.gpkg"
@@ -224,6 +235,10 @@ def build() -> list[tuple[Case, bytes]]:
         (
             Case("two_shapefiles.zip", L, "contains 2 Shapefiles", "two Shapefiles in one zip"),
             _zip([(f"{s}{e}", shp[e]) for s in ("a", "b") for e in (".shp", ".shx", ".dbf", ".prj")]),
+        ),
+        (
+            Case("password_protected.zip", L, "is password-protected", "zip members flagged as encrypted"),
+            _mark_encrypted(_zip([(f"labels{e}", shp[e]) for e in (".shp", ".shx", ".dbf", ".prj")])),
         ),
         (Case("zip_bomb.zip", L, "would expand to 1,024.0 MB", "1 GiB of zeros in a 1 MB zip"), _zip_bomb()),
         (
