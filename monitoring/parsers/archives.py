@@ -56,6 +56,10 @@ def _zip_members(
 
 
 def read_zipped_shapefile(name: str, content: bytes, limits: UploadLimits) -> SourceTable:
+    """Check the zip, extract the one Shapefile's parts to a temporary folder and read it.
+
+    The CRS comes from the ``.prj`` (required); a ``.cpg`` tells GDAL the attribute encoding.
+    """
     zf, members = _zip_members(name, content, limits)
     shps = [m for m in members if m.filename.lower().endswith(".shp")]
     if not shps:
@@ -104,12 +108,10 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str
     written = 0
     try:
         with zf.open(info) as src, open(target, "wb") as dst:
-            while chunk := src.read(1 << 20):
+            while (chunk := src.read(1 << 20)) and written <= info.file_size:
                 written += len(chunk)
-                if written > info.file_size:
-                    raise UploadError(f"{name} is damaged (a member is larger than declared).")
                 dst.write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        if isinstance(exc, UploadError):
-            raise
         raise UploadError(f"{name} is damaged or truncated ({short_error(exc)}); zip it again.") from None
+    if written > info.file_size:
+        raise UploadError(f"{name} is damaged (a member is larger than its declared size); zip it again.")

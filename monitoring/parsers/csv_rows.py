@@ -22,6 +22,11 @@ from monitoring.parsers.types import (
 
 
 def read_csv(name: str, content: bytes, limits: UploadLimits, opts: CsvColumns) -> SourceTable:
+    """Rows of a UTF-8 CSV as points (lon/lat columns) or WKT geometries, in ``opts.crs`` or EPSG:4326.
+
+    Decimal commas are accepted when the separator is not a comma; blank lines are skipped but
+    still count in the row numbers (row = line number - 1).
+    """
     text = decode_text(name, content)
     sample = text[:8192]
     try:
@@ -74,22 +79,23 @@ def read_csv(name: str, content: bytes, limits: UploadLimits, opts: CsvColumns) 
             f"x/y) or a 'wkt' column; the columns are: {', '.join(header)}. Rename them or set the "
             "lon_column and lat_column (or wkt_column) options."
         )
+    wkt_key, lon_key, lat_key = wkt_col or "", lon_col or "", lat_col or ""
     geometries: list[BaseGeometry | None] = []
     errors: dict[int, str] = {}
     for i, rec in enumerate(records):
         try:
             if use_wkt:
-                wkt = rec[wkt_col]  # type: ignore[index]
+                wkt = rec[wkt_key]
                 if not wkt:
                     raise ValueError("the WKT cell is empty")
                 geometries.append(shapely.force_2d(shapely.from_wkt(wkt)))
             else:
-                x = _number(rec[lon_col], "longitude", delimiter)  # type: ignore[index]
-                y = _number(rec[lat_col], "latitude", delimiter)  # type: ignore[index]
+                x = _number(rec[lon_key], "longitude", delimiter)
+                y = _number(rec[lat_key], "latitude", delimiter)
                 geometries.append(Point(x, y))
         except shapely.errors.GEOSException:
             geometries.append(None)
-            errors[i] = f"'{str(rec[wkt_col])[:40]}' is not valid WKT"  # type: ignore[index]
+            errors[i] = f"'{rec[wkt_key][:40]}' is not valid WKT"
         except ValueError as exc:
             geometries.append(None)
             errors[i] = str(exc)
@@ -105,6 +111,7 @@ def read_csv(name: str, content: bytes, limits: UploadLimits, opts: CsvColumns) 
 
 
 def _number(text: str, what: str, delimiter: str) -> float:
+    """A coordinate cell as a float; ValueError with a row-level reason otherwise."""
     if text == "":
         raise ValueError(f"{what} is empty")
     cleaned = text.replace(",", ".") if delimiter != "," and text.count(",") == 1 else text

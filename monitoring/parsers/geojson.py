@@ -15,6 +15,7 @@ from monitoring.parsers.types import UploadError, UploadLimits
 
 
 def read_geojson(name: str, content: bytes, limits: UploadLimits) -> SourceTable:
+    """Features of a FeatureCollection, a Feature or a bare geometry; EPSG:4326 unless a "crs" member says otherwise."""
     text = decode_text(name, content)
     try:
         doc = json.loads(text)

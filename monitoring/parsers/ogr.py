@@ -24,6 +24,7 @@ _READERS = {"gpkg": "GeoPackage", "kml": "KML", "shapefile": "Shapefile"}
 
 
 def read_ogr(name: str, content: bytes, limits: UploadLimits, fmt: str, layer: str | None) -> SourceTable:
+    """Read a GeoPackage (``fmt="gpkg"``) or KML (``fmt="kml"``) upload through a temporary file."""
     if fmt == "kml":
         text_ok = _kml_encoding_ok(content)
         if not text_ok:
@@ -49,6 +50,11 @@ def _kml_encoding_ok(content: bytes) -> bool:
 def read_ogr_path(
     name: str, path: Path, limits: UploadLimits, fmt: str, layer: str | None, crs: CRS | None
 ) -> SourceTable:
+    """Read features with GDAL: a GeoPackage's chosen layer, every KML layer, a Shapefile.
+
+    ``crs`` overrides the layer's CRS (the Shapefile's parsed ``.prj``); KML is always EPSG:4326.
+    Geometries are 2D; a geometry GEOS cannot read is kept as None with its reason.
+    """
     kind = _READERS[fmt]
     try:
         with warnings.catch_warnings():
