@@ -26,7 +26,7 @@ def to_wgs84(geometries: list[BaseGeometry | None], crs: CRS) -> list[BaseGeomet
     if crs.equals(WGS84, ignore_axis_order=True):
         return list(geometries)
     series = gpd.GeoSeries(geometries, crs=crs).to_crs(WGS84)
-    return [None if g is None else g for g in series.array]
+    return list(series.array)
 
 
 def out_of_range(geom: BaseGeometry) -> str | None:

@@ -48,10 +48,12 @@ def human_size(n: int) -> str:
 
 
 def short_error(exc: BaseException) -> str:
+    """An exception's text on one line, at most 120 characters."""
     return " ".join(str(exc).split())[:120] or type(exc).__name__
 
 
 def check_count(name: str, count: int, limits: UploadLimits) -> None:
+    """Refuse a file with more features than ``limits.max_features``."""
     if count > limits.max_features:
         raise UploadError(
             f"{name} has {count:,} features, more than the limit of {limits.max_features:,}; "
