@@ -37,3 +37,7 @@ class SamplesError(MLError, ValueError):
 
 class TasGenError(MLError, ValueError):
     """TasGen cannot run on the given samples (unknown class, too few samples of a class, NaNs)."""
+
+
+class ProductError(MLError, ValueError):
+    """Inputs of a map product or statistic are invalid (class maps, embeddings, years, grid, colours)."""
