@@ -97,12 +97,22 @@ def _aoi_name(columns: list[str], records: list[dict[str, Any]], filename: str) 
     return Path(filename).stem or "AOI"
 
 
+def _shape_of(doc: dict[str, Any]) -> BaseGeometry:
+    """A GeoJSON geometry, Feature or FeatureCollection (its geometries together) as shapely."""
+    if doc.get("type") == "Feature":
+        return shape(doc["geometry"])
+    if doc.get("type") == "FeatureCollection":
+        return GeometryCollection([shape(f["geometry"]) for f in doc["features"]])
+    return shape(doc)
+
+
 def validate_aoi_geometry(
     geom: BaseGeometry | dict[str, Any] | str,
     limits: UploadLimits,
     coverage: BaseGeometry | None = None,
 ) -> ValidatedAoi:
-    """Check an AOI in EPSG:4326 (a shapely geometry, or a GeoJSON geometry as dict or text).
+    """Check an AOI in EPSG:4326 (a shapely geometry, or GeoJSON as dict or text: geometry, Feature,
+    FeatureCollection).
 
     Returns the valid MultiPolygon, its geodesic area (km²) and warnings (repairs, partial
     coverage). Raises ``UploadError`` when it is not polygonal, off the globe, degenerate, larger
@@ -110,7 +120,7 @@ def validate_aoi_geometry(
     """
     if isinstance(geom, str | dict):
         try:
-            geom = shape(json.loads(geom) if isinstance(geom, str) else geom)
+            geom = _shape_of(json.loads(geom) if isinstance(geom, str) else geom)
         except Exception as exc:  # malformed GeoJSON raises several types
             raise UploadError(
                 f"the AOI is not a valid GeoJSON geometry ({' '.join(str(exc).split())[:100]})."

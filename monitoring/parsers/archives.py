@@ -8,7 +8,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from monitoring.parsers.ogr import read_ogr_path
+from monitoring.parsers.ogr import read_ogr, read_ogr_path
 from monitoring.parsers.table import SourceTable, human_size, parse_crs, short_error
 from monitoring.parsers.types import UploadError, UploadLimits
 
@@ -101,6 +101,20 @@ def read_zipped_shapefile(name: str, content: bytes, limits: UploadLimits) -> So
         crs = parse_crs(prj_text, f"the .prj file of {name}")
         table = read_ogr_path(name, Path(tmp) / "layer.shp", limits, "shapefile", layer=None, crs=crs)
     return table
+
+
+def read_kmz(name: str, content: bytes, limits: UploadLimits) -> SourceTable:
+    """A KMZ (zipped KML, as Google Earth saves it): the archive is checked, then its one .kml read."""
+    zf, members = _zip_members(name, content, limits)
+    kmls = [m for m in members if m.filename.lower().endswith(".kml")]
+    if len(kmls) != 1:
+        raise UploadError(
+            f"{name} contains {len(kmls)} .kml files; a KMZ must hold exactly one (usually doc.kml)."
+        )
+    with tempfile.TemporaryDirectory(prefix="esd-upload-") as tmp:
+        target = Path(tmp) / "doc.kml"
+        _extract(zf, kmls[0], target, name)
+        return read_ogr(name, target.read_bytes(), limits, "kml", layer=None)
 
 
 def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitoring.parsers.archives import read_zipped_shapefile
+from monitoring.parsers.archives import read_kmz, read_zipped_shapefile
 from monitoring.parsers.csv_rows import read_csv
 from monitoring.parsers.geojson import read_geojson
 from monitoring.parsers.ogr import read_ogr
@@ -25,6 +25,7 @@ FORMATS = {
     ".zip": "shapefile",
     ".gpkg": "gpkg",
     ".kml": "kml",
+    ".kmz": "kmz",
     ".csv": "csv",
     ".txt": "csv",
 }
@@ -67,6 +68,8 @@ def read_upload(
         table = read_csv(name, content, limits, csv_columns or CsvColumns())
     elif fmt == "shapefile":
         table = read_zipped_shapefile(name, content, limits)
+    elif fmt == "kmz":
+        table = read_kmz(name, content, limits)
     elif fmt == "gpkg":
         table = read_ogr(name, content, limits, "gpkg", layer=layer)
     else:
@@ -92,12 +95,16 @@ def _looks_like(content: bytes) -> str | None:
 
 def _check_content_matches(name: str, fmt: str, content: bytes) -> None:
     hint = _looks_like(content)
-    if fmt == "shapefile":
+    if fmt in ("shapefile", "kmz"):
         if not (content.startswith(b"PK\x03\x04") or content.startswith(b"PK\x05\x06")):
             raise UploadError(
                 f"{name} is not a ZIP archive"
                 + (f" (it looks like {hint})" if hint else "")
-                + "; upload the Shapefile's .shp, .shx, .dbf and .prj zipped together."
+                + (
+                    "; upload the Shapefile's .shp, .shx, .dbf and .prj zipped together."
+                    if fmt == "shapefile"
+                    else "; a .kmz is a zipped .kml: upload the .kml itself instead."
+                )
             )
     elif fmt == "gpkg":
         if not content.startswith(b"SQLite format 3\x00"):

@@ -11,7 +11,7 @@ from shapely.geometry.base import BaseGeometry
 
 from monitoring.parsers.types import UploadError, UploadLimits
 
-SUPPORTED = "GeoJSON (.geojson), zipped Shapefile (.zip), GeoPackage (.gpkg), KML (.kml) or CSV (.csv)"
+SUPPORTED = "GeoJSON (.geojson), zipped Shapefile (.zip), GeoPackage (.gpkg), KML (.kml, .kmz) or CSV (.csv)"
 
 
 @dataclass

@@ -277,7 +277,9 @@ def test_aoi_files(name: str) -> None:
 def test_drawn_aoi_as_geojson_text_dict_or_shapely() -> None:
     ring = [[-55.9, -12.5], [-55.6, -12.5], [-55.6, -12.3], [-55.9, -12.3], [-55.9, -12.5]]
     geom = {"type": "Polygon", "coordinates": [ring]}
-    for given in (geom, json.dumps(geom), shapely.geometry.shape(geom)):
+    feature = {"type": "Feature", "properties": {}, "geometry": geom}
+    collection = {"type": "FeatureCollection", "features": [feature]}
+    for given in (geom, json.dumps(geom), shapely.geometry.shape(geom), feature, json.dumps(collection)):
         result = validate_aoi_geometry(given, LIMITS)
         assert result.area_km2 == pytest.approx(721.76, abs=0.05)
         assert result.warnings == []
@@ -342,3 +344,18 @@ def test_large_wkt_polygon_in_csv() -> None:
     report = parse_aoi("big.csv", content, LIMITS)
     assert report.name == "big field"
     assert report.area_km2 == pytest.approx(94.48, abs=0.05)
+
+
+def test_kmz_is_read_like_its_kml() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", (UPLOADS / "labels_mt.kml").read_bytes())
+    report = parse_labels("labels_mt.kmz", buf.getvalue(), LabelOptions(), LIMITS)
+    assert report.format == "kml" and len(report.accepted) == 61 and report.classes == CLASSES_MT
+
+
+def test_drawn_aoi_that_is_not_geojson() -> None:
+    with pytest.raises(UploadError, match="the AOI is not a valid GeoJSON geometry"):
+        validate_aoi_geometry('{"type": "Polygon", "coordinates": "nope"}', LIMITS)
+    with pytest.raises(UploadError, match="the AOI is a LineString; an AOI must be a polygon"):
+        validate_aoi_geometry({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, LIMITS)
