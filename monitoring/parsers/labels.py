@@ -26,6 +26,7 @@ from monitoring.parsers.types import (
 
 MIN_YEAR, MAX_YEAR = 1980, 2100
 MAX_CLASS_LENGTH = 100
+MAX_ROW_WARNINGS = 20  # repaired rows named one by one in the warnings; the rest are counted
 _YEAR = re.compile(r"^(\d{4})(?:\.0+)?$")
 _YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$")
 _ISO_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ].*)?$")
@@ -65,6 +66,7 @@ def parse_labels(
     accepted: list[AcceptedLabel] = []
     rejected: list[RejectedRow] = []
     warnings: list[str] = []
+    repairs = 0
     for i, row in enumerate(table.rows):
         reasons: list[str] = []
         geom, repaired, geom_reason = _label_geometry(geometries[i], table.geometry_errors.get(i))
@@ -82,11 +84,15 @@ def parse_labels(
             rejected.append(RejectedRow(row=row, reason="; ".join(reasons)))
             continue
         if repaired:
-            warnings.append(f"row {row}: invalid polygon repaired ({geom_reason})")
+            repairs += 1
+            if repairs <= MAX_ROW_WARNINGS:
+                warnings.append(f"row {row}: invalid polygon repaired ({geom_reason})")
         accepted.append(
             AcceptedLabel(row=row, geometry=geom, klass=klass, reference_date=ref_date, repaired=repaired)
         )
 
+    if repairs > MAX_ROW_WARNINGS:
+        warnings.append(f"... and {repairs - MAX_ROW_WARNINGS} more invalid polygons repaired")
     if not accepted:
         first = "; ".join(f"row {r.row}: {r.reason}" for r in rejected[:5])
         raise UploadError(
