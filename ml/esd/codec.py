@@ -65,12 +65,22 @@ def indices_to_codes(indices: np.ndarray) -> np.ndarray:
     return CODEBOOK[idx]
 
 
+# decode_steps splits an index into its low 9 bits (dims 0-2: 8 levels = 3 bits each, pure bit fields)
+# and the rest (idx >> 9 in 0..124: dims 3-5), decoded from a 125-entry table that stays in L1 cache.
+_LOW_DIMS = 3
+_LOW_BITS = 9
+_HIGH_TABLE = np.ascontiguousarray(CODEBOOK[:: 1 << _LOW_BITS, _LOW_DIMS:].T)  # (3, 125) float32
+if LEVELS[:_LOW_DIMS] != (8, 8, 8) or _HIGH_TABLE.shape[1] * (1 << _LOW_BITS) != CODEBOOK_SIZE:
+    raise CodecError("decode_steps assumes levels (8, 8, 8, ...) packed as 3-bit fields")
+
+
 def decode_steps(indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Decode indices ``(..., 12, H, W)`` to codes ``(..., 12, 6, H, W)`` float32 (channel-first layout).
 
-    The layout of windowed lookups: the 6 code dims sit right after the step axis. One table gather per
-    code dim writes straight into ``out`` (allocated when ``None``), which is faster than decoding to
-    ``(..., 6)`` and transposing.
+    The layout of windowed lookups: the 6 code dims sit right after the step axis. Same values as
+    :func:`indices_to_codes` (tested on all indices), about twice as fast as a table gather per dim:
+    the three 8-level dims are 3-bit fields of the index, the three 5-level dims come from a 125-entry
+    table indexed by ``idx >> 9``. Writes into ``out`` (allocated when ``None``).
     """
     idx = _check_indices(np.asarray(indices))
     if idx.ndim < 3:
@@ -80,8 +90,14 @@ def decode_steps(indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape or out.dtype != np.float32:
         raise CodecError(f"out must be float32 {shape}, got {out.dtype} {out.shape}")
-    for d in range(CODE_DIM):
-        np.take(CODEBOOK[:, d], idx, out=out[..., d, :, :])
+    idx = idx.astype(np.uint16, copy=False)
+    for d in range(_LOW_DIMS):
+        plane = out[..., d, :, :]
+        np.multiply((idx >> (3 * d)) & 7, np.float32(1 / _HALF[d]), out=plane, casting="unsafe")
+        plane -= np.float32(1.0)
+    high = (idx >> _LOW_BITS).astype(np.intp)
+    for d in range(_LOW_DIMS, CODE_DIM):
+        np.take(_HIGH_TABLE[d - _LOW_DIMS], high, out=out[..., d, :, :], mode="wrap")
     return out
 
 

@@ -375,7 +375,7 @@ class EsdStore:
                 covered = True
                 todo, col, row = todo[inside], col[inside], row[inside]
                 values = _read_pixels(tile, row, col, strategy)  # (13, k)
-                ok = values[:STEPS].any(axis=0)
+                ok = _has_data(values[:STEPS])
                 sel = todo[ok]
                 indices[sel, y] = values[:STEPS, ok].T
                 qa[sel, y] = values[STEPS, ok]
@@ -485,11 +485,7 @@ def _read_tile_window(
                 if c1 <= c0 or r1 <= r0:
                     return
                 data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0))
-                out = (slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0))
-                new = data[:STEPS].any(axis=0) & ~valid[out]
-                indices[(slice(None), *out)][:, new] = data[:STEPS, new]
-                qa[out][new] = data[STEPS, new]
-                valid[out] |= new
+                _merge(data, (slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0)), indices, qa, valid)
                 return
             # general case: read the covering window in the tile CRS, reproject with nearest
             g_bounds = (
@@ -510,9 +506,7 @@ def _read_tile_window(
             src_transform = tile.affine @ Affine.translation(c0, r0)
     except RasterioError as exc:
         raise StoreError(f"{tile.uri}: cannot read window ({exc})") from exc
-    stack = np.concatenate(
-        [data, data[:STEPS].any(axis=0, keepdims=True).astype(np.uint16)]
-    )  # band 14: valid
+    stack = np.concatenate([data, _has_data(data[:STEPS])[None].astype(np.uint16)])  # band 14: valid
     dst = np.zeros((BANDS + 1, grid.height, grid.width), dtype=np.uint16)
     reproject(
         stack,
@@ -524,10 +518,30 @@ def _read_tile_window(
         resampling=Resampling.nearest,
         num_threads=1,
     )
-    new = (dst[BANDS] == 1) & ~valid
-    indices[:, new] = dst[:STEPS, new]
-    qa[new] = dst[STEPS, new]
-    valid |= new
+    dst[:BANDS] *= dst[BANDS].astype(bool)  # pixels no source pixel reached stay nodata
+    _merge(dst[:BANDS], (slice(None), slice(None)), indices, qa, valid)
+
+
+def _has_data(steps: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixel holds data, i.e. not all 12 indices of ``steps`` (12, H, W) are 0."""
+    return np.bitwise_or.reduce(steps, axis=0) != 0
+
+
+def _merge(
+    data: np.ndarray, out: tuple[slice, slice], indices: np.ndarray, qa: np.ndarray, valid: np.ndarray
+) -> None:
+    """Copy tile pixels ``data`` (13, h, w) into the output region ``out`` where the output has no data yet."""
+    has = _has_data(data[:STEPS])
+    taken = valid[out]
+    if not taken.any():  # the usual case: plain copies
+        indices[(slice(None), *out)] = data[:STEPS]
+        qa[out] = data[STEPS] * has
+        valid[out] = has
+        return
+    new = has & ~taken
+    np.copyto(indices[(slice(None), *out)], data[:STEPS], where=new[None])
+    np.copyto(qa[out], data[STEPS], where=new)
+    valid[out] |= new
 
 
 def _read_pixels(tile: EsdTileInfo, row: np.ndarray, col: np.ndarray, strategy: PointStrategy) -> np.ndarray:

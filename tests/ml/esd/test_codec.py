@@ -80,6 +80,8 @@ def test_noisy_codes_snap_to_nearest() -> None:
 
 
 def test_decode_steps_layout() -> None:
+    every = np.arange(CODEBOOK_SIZE, dtype=np.uint16).reshape(1, 64, 1000)
+    np.testing.assert_array_equal(decode_steps(every)[0].transpose(1, 2, 0).reshape(-1, 6), CODEBOOK)
     rng = np.random.default_rng(1)
     idx = rng.integers(0, CODEBOOK_SIZE, size=(2, 12, 3, 4)).astype(np.uint16)
     out = decode_steps(idx)
