@@ -14,11 +14,13 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import rasterio
+import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
@@ -170,6 +172,7 @@ def from_to_colormap(colors: Sequence[str]) -> ColorMap:
 
 COLORMAPS: Final[dict[str, Callable[..., ColorMap]]] = {
     "landcover": class_colormap,  # (colors)
+    "classes": class_colormap,  # alias of "landcover"
     "from_to": from_to_colormap,  # (colors)
     "change_count": change_count_colormap,  # ()
     "years": years_colormap,  # (years)
@@ -180,6 +183,7 @@ COLORMAPS: Final[dict[str, Callable[..., ColorMap]]] = {
 PRODUCT_COLORMAPS: Final[dict[str, str]] = {
     "landcover": "landcover",  # landcover_{year}.tif
     "change": "from_to",  # change_{y0}_{y1}.tif
+    "change_from_to": "from_to",  # same product, MapProduct kind
     "change_last_year": "years",
     "change_first_year": "years",
     "change_count": "change_count",
@@ -202,7 +206,7 @@ def named_colormap(
     """
     if name not in COLORMAPS:
         raise ProductError(f"unknown colour map {name!r}; known: {sorted(COLORMAPS)}")
-    if name in ("landcover", "from_to"):
+    if name in ("landcover", "classes", "from_to"):
         return COLORMAPS[name](_class_colors(name, colors, class_names))
     if name == "years":
         if not years:
@@ -230,13 +234,14 @@ def legend(
 ) -> list[dict[str, Any]]:
     """Legend entries ``{"value", "label", "color"}`` of the named colour map, in display order.
 
-    ``color`` is ``"#rrggbb"`` (``"#rrggbbaa"`` when not opaque). ``landcover``: one entry per class
+    ``color`` is ``"#rrggbb"`` (``"#rrggbbaa"`` when not opaque). ``landcover`` (alias
+    ``classes``): one entry per class
     (needs ``class_names``); ``from_to``: one per changed pair ``"A → B"`` (plus ``"No change"``);
     ``change_count``: 0 .. 5+; ``years``: one per change year (the first year cannot be a change
     year and is left out when more than one is given); ``similarity``: stops from 0 to 1, ``value``
     the similarity.
     """
-    if name == "landcover":
+    if name in ("landcover", "classes"):
         cols = _class_colors(name, colors, class_names)
         names = list(class_names) if class_names else [f"Class {i}" for i in range(len(cols))]
         return [{"value": i, "label": n, "color": cols[i]} for i, n in enumerate(names)]
@@ -530,3 +535,222 @@ def read_class_colormap(path: str | Path) -> ColorMap:
     """The colour table embedded in band 1 of a COG (``{value: (r, g, b, a)}``)."""
     with rasterio.open(path) as src:
         return {int(k): tuple(int(c) for c in v) for k, v in src.colormap(1).items()}  # type: ignore[misc]
+
+
+# --- reading back and whole-series products ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """A class-map COG read back: classes, grid and the colours/names stored with it."""
+
+    classes: np.ndarray  # (H, W) uint8 class indices, 255 = nodata
+    crs: CRS  # the file's CRS
+    transform: Affine  # the file's affine
+    colors: list[str]  # "#rrggbb" per class (CLASS_COLORS tag, else the colour table)
+    class_names: list[str] | None  # CLASS_NAMES tag when written
+
+
+def read_class_cog(path: str | Path) -> ClassMap:
+    """Read a class map written by :func:`write_class_cog` (or any single-band uint8 paletted GeoTIFF)."""
+    target = Path(path)
+    try:
+        with rasterio.open(target) as src:
+            if src.count != 1 or src.dtypes[0] != "uint8":
+                raise ProductError(
+                    f"{target.name}: a class map has one uint8 band, got {src.count} x {src.dtypes[0]}"
+                )
+            classes = src.read(1)
+            tags = src.tags()
+            try:
+                table = src.colormap(1)
+            except ValueError:
+                table = {}
+            crs, transform = src.crs, src.transform
+    except rasterio.errors.RasterioIOError as exc:
+        raise ProductError(f"{target}: cannot read ({exc})") from exc
+    if "CLASS_COLORS" in tags:
+        colors = list(json.loads(tags["CLASS_COLORS"]))
+    else:
+        n = int(classes[classes != NODATA_CLASS].max()) + 1 if (classes != NODATA_CLASS).any() else 0
+        colors = [rgba_to_hex(table.get(i, (128, 128, 128, 255))[:3]) for i in range(n)]
+    names = json.loads(tags["CLASS_NAMES"]) if "CLASS_NAMES" in tags else None
+    return ClassMap(classes, crs, transform, colors, names)
+
+
+def product_filename(kind: str, year: int | None = None, year_to: int | None = None) -> str:
+    """The deterministic file name of a product in an analysis folder (see DESIGN.md, outputs).
+
+    ``landcover`` / ``esd_preview`` take ``year``; ``change`` (from-to) and ``similarity`` take
+    ``year`` and ``year_to``; ``change_last_year``, ``change_first_year``, ``change_count`` none.
+    """
+    if kind in ("landcover", "esd_preview") and year is not None:
+        return f"{kind}_{year}.tif"
+    if kind in ("change", "similarity") and year is not None and year_to is not None:
+        return f"{kind}_{year}_{year_to}.tif"
+    if kind in ("change_last_year", "change_first_year", "change_count"):
+        return f"{kind}.tif"
+    raise ProductError(f"unknown product {kind!r} for years ({year}, {year_to})")
+
+
+def write_change_products(
+    folder: str | Path,
+    classes: np.ndarray,
+    years: Sequence[int],
+    crs: Any,
+    transform: Affine | Sequence[float],
+    n_classes: int,
+    *,
+    similarity: np.ndarray | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    blocksize: int = 256,
+    overview_min_size: int = 256,
+) -> dict[str, Path]:
+    """Write the change COGs of a class-map series into ``folder``; return ``{file name: path}``.
+
+    ``classes`` ``(Y, H, W)`` uint8 (255 nodata) for ``years``. Writes ``change_last_year.tif``,
+    ``change_first_year.tif`` (uint16 years, 0 = none), ``change_count.tif`` (uint8, 255 = not
+    observed, with the ``change_count`` colour table), ``change_{y0}_{y1}.tif`` (from-to codes) for each
+    of ``pairs`` (default: consecutive years, plus first -> last when there are more than two), and
+    ``similarity_{y0}_{y1}.tif`` for each slice of ``similarity`` ``(Y - 1, H, W)`` when given.
+    """
+    from ml.change import change_maps, from_to
+
+    yrs = tuple(int(y) for y in years)
+    maps = change_maps(classes, yrs)
+    out = Path(folder)
+    grid = {"blocksize": blocksize, "overview_min_size": overview_min_size}
+    written: dict[str, Path] = {}
+    for kind, values in (
+        ("change_last_year", maps.last_change_year),
+        ("change_first_year", maps.first_change_year),
+    ):
+        name = product_filename(kind)
+        written[name] = write_value_cog(
+            out / name, values, crs, transform, 0, description=f"{kind} (0 = none)", **grid
+        )
+    name = product_filename("change_count")
+    written[name] = write_value_cog(
+        out / name, maps.change_count, crs, transform, 255, colormap=change_count_colormap(), **grid
+    )
+    if pairs is None:
+        pairs = list(zip(yrs, yrs[1:], strict=False))
+        if len(yrs) > 2:
+            pairs.append((yrs[0], yrs[-1]))
+    for y0, y1 in pairs:
+        if y0 not in yrs or y1 not in yrs:
+            raise ProductError(f"change pair ({y0}, {y1}) is not in the years {yrs}")
+        code = from_to(classes[yrs.index(y0)], classes[yrs.index(y1)], n_classes)
+        name = product_filename("change", y0, y1)
+        written[name] = write_value_cog(
+            out / name, code, crs, transform, 0, description="from * n + to + 1", **grid
+        )
+    if similarity is not None:
+        sim = np.asarray(similarity)
+        if sim.shape != (len(yrs) - 1, *maps.observed.shape):
+            raise ProductError(
+                f"similarity must have shape {(len(yrs) - 1, *maps.observed.shape)}, got {sim.shape}"
+            )
+        for i in range(len(yrs) - 1):
+            name = product_filename("similarity", yrs[i], yrs[i + 1])
+            written[name] = write_value_cog(
+                out / name,
+                sim[i].astype(np.float32),
+                crs,
+                transform,
+                float("nan"),
+                overview_resampling="average",
+                **grid,
+            )
+    return written
+
+
+# --- CLI -----------------------------------------------------------------------------------------------------------
+
+
+def _year_of(path: Path) -> int:
+    digits = [part for part in path.stem.replace("-", "_").split("_") if part.isdigit() and len(part) == 4]
+    if not digits:
+        raise ProductError(f"{path.name}: no year in the file name (expected e.g. landcover_2012.tif)")
+    return int(digits[-1])
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ml.maps``: legends of the named colour maps, change products of class-map COGs."""
+    import argparse
+
+    from ml.change import change_statistics, pixel_area_ha
+
+    parser = argparse.ArgumentParser(prog="python -m ml.maps", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    leg = sub.add_parser("legend", help="print the legend of a named colour map as JSON")
+    leg.add_argument("name", choices=sorted(COLORMAPS))
+    leg.add_argument("--classes", default="", help="comma-separated class names (landcover, from_to)")
+    leg.add_argument("--years", default="", help="comma-separated years (years)")
+    chg = sub.add_parser(
+        "change",
+        help="write change_*.tif and stats.json from landcover_{year}.tif COGs; print a JSON summary",
+    )
+    chg.add_argument("landcover", nargs="+", type=Path, help="class-map COGs, the year in each file name")
+    chg.add_argument("--out", type=Path, required=True, help="output folder")
+    chg.add_argument("--blocksize", type=int, default=256, help="internal tile size (multiple of 16)")
+    args = parser.parse_args(argv)
+
+    if args.command == "legend":
+        names = [n for n in args.classes.split(",") if n] or None
+        years = [int(y) for y in args.years.split(",") if y] or None
+        print(json.dumps(legend(args.name, names, years), ensure_ascii=False, indent=2))
+        return 0
+
+    files = sorted(args.landcover, key=_year_of)
+    maps = [read_class_cog(f) for f in files]
+    first = maps[0]
+    for f, m in zip(files, maps, strict=True):
+        if (
+            m.classes.shape != first.classes.shape
+            or m.crs != first.crs
+            or not m.transform.almost_equals(first.transform)
+        ):
+            raise ProductError(f"{f.name}: grid differs from {files[0].name}")
+    years = [_year_of(f) for f in files]
+    classes = np.stack([m.classes for m in maps])
+    names = first.class_names or [f"class_{i}" for i in range(len(first.colors))]
+    area = pixel_area_ha(first.transform, first.crs, *classes.shape[1:])
+    written = write_change_products(
+        args.out,
+        classes,
+        years,
+        first.crs,
+        first.transform,
+        len(names),
+        blocksize=args.blocksize,
+        overview_min_size=args.blocksize,
+    )
+    stats = change_statistics(classes, years, area, names)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _write_text_atomic(args.out / "stats.json", json.dumps(stats, ensure_ascii=False, indent=2))
+    summary = {
+        "written": sorted(written),
+        "years": years,
+        "total_ha": stats["total_ha"],
+        "changed_ha_any": stats["changed_ha_any"],
+        "pixel_ha_mean": round(float(area.mean()), 4),
+    }
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
