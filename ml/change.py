@@ -266,9 +266,10 @@ def area_by_class(classes: np.ndarray, pixel_area_ha: np.ndarray | float, n_clas
     cls = _check_classes(cls, n_classes, "classes", 3)
     area = _area_weights(pixel_area_ha, cls.shape[1:])
     out = np.zeros((cls.shape[0], n_classes), dtype=np.float64)
+    weights = area.ravel()
     for i, year_map in enumerate(cls):
-        ok = year_map != NODATA_CLASS
-        out[i] = np.bincount(year_map[ok], weights=area[ok], minlength=n_classes)[:n_classes]
+        # nodata (255) falls in a bin past n_classes and is dropped
+        out[i] = np.bincount(year_map.ravel(), weights=weights, minlength=NODATA_CLASS + 1)[:n_classes]
     return out
 
 
@@ -283,9 +284,8 @@ def transition_matrix(
     """
     code = from_to(classes_y0, classes_y1, n_classes)
     area = _area_weights(pixel_area_ha, code.shape)
-    ok = code != NODATA_FROM_TO
-    flat = np.bincount(code[ok].astype(np.int64) - 1, weights=area[ok], minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes)
+    flat = np.bincount(code.ravel(), weights=area.ravel(), minlength=n_classes * n_classes + 1)
+    return flat[1:].reshape(n_classes, n_classes)  # bin 0 (nodata) dropped
 
 
 def change_statistics(
@@ -340,19 +340,49 @@ def _to_pyproj(crs: Any) -> CRS:
         raise ProductError(f"bad CRS {crs!r} ({exc})") from exc
 
 
+_EQUAL_AREA_METHODS: Final[frozenset[str]] = frozenset(
+    {"sinusoidal", "mollweide", "eckert iv", "eckert vi", "equal earth", "interrupted goode homolosine"}
+)  # lower-cased pyproj method names (besides every "... Equal Area ...") that preserve area exactly
+
+
+def _equal_area_factor(crs: CRS) -> float | None:
+    """Square metres per squared CRS unit when ``crs`` is an equal-area projection, else None."""
+    op = crs.coordinate_operation
+    if not crs.is_projected or op is None:
+        return None
+    method = op.method_name.lower()
+    if "equal area" not in method and method not in _EQUAL_AREA_METHODS:
+        return None
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return float(factor) ** 2
+
+
 def pixel_area_ha(transform: Affine | Sequence[float], crs: Any, height: int, width: int) -> np.ndarray:
     """True ground area of every pixel of a grid, ``(H, W)`` float64 hectares, for any CRS.
 
-    The pixel corners are projected to a Lambert azimuthal equal-area projection centred on the grid,
-    on the CRS's own ellipsoid (or sphere: MODIS sinusoidal keeps its sphere), and each pixel's
-    quadrilateral is measured there. Exact for equal-area CRSs and to well under 0.01 % for pixels a
-    few km wide in any other. ``crs``: anything pyproj accepts (rasterio ``CRS``, EPSG int, WKT);
-    ``transform``: the grid's affine (rotation allowed).
+    Equal-area projections (MODIS sinusoidal, Albers, LAEA, EASE-Grid 2.0, ...) give the constant
+    ``|det(transform)|``. Otherwise the pixel corners are projected to a Lambert azimuthal equal-area
+    projection centred on the grid, on the CRS's own ellipsoid or sphere, and each pixel's
+    quadrilateral is measured there (matches ``pyproj.Geod`` polygon areas to about 1e-6 for pixels up
+    to a few km); for a north-up geographic grid one column is measured and repeated (area depends on
+    latitude only). ``crs``: anything pyproj accepts (rasterio ``CRS``, EPSG int, WKT); ``transform``:
+    the grid's affine (rotation allowed).
     """
     if height < 1 or width < 1:
         raise ProductError(f"grid must have at least one pixel, got {height} x {width}")
     affine = transform if isinstance(transform, Affine) else Affine(*tuple(transform)[:6])
     src = _to_pyproj(crs)
+    factor = _equal_area_factor(src)
+    if factor is not None:
+        return np.full((height, width), abs(affine.determinant) * factor / 10_000.0)
+    if src.is_geographic and affine.b == 0 and affine.d == 0:
+        column = _pixel_area_laea(affine, src, height, 1)  # (H, 1)
+        return np.repeat(column, width, axis=1)
+    return _pixel_area_laea(affine, src, height, width)
+
+
+def _pixel_area_laea(affine: Affine, src: CRS, height: int, width: int) -> np.ndarray:
+    """Pixel areas (ha) measured in a LAEA projection centred on the grid, on the CRS's ellipsoid."""
     geodetic = src.geodetic_crs
     if geodetic is None:
         raise ProductError(f"CRS {src.name!r} has no geodetic datum: cannot measure areas")

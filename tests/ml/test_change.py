@@ -27,6 +27,7 @@ from rasterio.crs import CRS
 from ml.change import (
     NODATA_CLASS,
     SIMILARITY_CHANGE_THRESHOLD,
+    _pixel_area_laea,
     area_by_class,
     change_maps,
     change_statistics,
@@ -310,6 +311,33 @@ def test_pixel_area_geographic_matches_geodesic() -> None:
     north = pixel_area_ha(Affine(0.5, 0, 10, 0, -0.5, 62), "EPSG:4326", 4, 8)
     ref, _ = geod.polygon_area_perimeter([13.5, 14, 14, 13.5], [60.5, 60.5, 61, 61])
     assert north[2, 7] == pytest.approx(ref / 10_000, rel=1e-4)
+
+
+def test_pixel_area_shortcuts_agree_with_measuring_every_pixel(mt: MtSeries) -> None:
+    # equal-area CRSs: |det| (MODIS sinusoidal sphere, EASE-Grid 2.0 on WGS84) vs projected corners
+    from pyproj import CRS as ProjCRS
+
+    sinus = ProjCRS.from_wkt(mt.crs.to_wkt())
+    np.testing.assert_allclose(
+        pixel_area_ha(mt.transform, mt.crs, 27, 37), _pixel_area_laea(mt.transform, sinus, 27, 37), rtol=1e-6
+    )
+    ease = Affine(1000.0, 0, -5_400_000, 0, -1000.0, -1_300_000)  # 1 km EASE-Grid 2.0 over Mato Grosso
+    np.testing.assert_allclose(
+        pixel_area_ha(ease, "EPSG:6933", 20, 30),
+        _pixel_area_laea(ease, ProjCRS("EPSG:6933"), 20, 30),
+        rtol=1e-6,
+    )
+    # north-up geographic grid: one column repeated vs every pixel (real Sinop EPSG:4326 grid)
+    with rasterio.open(SINOP_4326) as src:
+        t, h, w = src.transform, src.height, src.width
+    np.testing.assert_allclose(
+        pixel_area_ha(t, "EPSG:4326", h, w), _pixel_area_laea(t, ProjCRS("EPSG:4326"), h, w), rtol=1e-9
+    )
+    # a rotated geographic grid takes the general path and still matches the geodesic area
+    rot = Affine.translation(-55.7, -11.7) @ Affine.rotation(10) @ Affine.scale(0.01, -0.01)
+    corners = [rot @ (0, 1), rot @ (1, 1), rot @ (1, 0), rot @ (0, 0)]
+    ref, _ = Geod(ellps="WGS84").polygon_area_perimeter([p[0] for p in corners], [p[1] for p in corners])
+    assert pixel_area_ha(rot, "EPSG:4326", 2, 2)[0, 0] == pytest.approx(abs(ref) / 10_000, rel=1e-6)
 
 
 def test_pixel_area_utm_scale_factor() -> None:
