@@ -177,21 +177,21 @@ def change_maps(classes: np.ndarray, years: Sequence[int]) -> ChangeMaps:
     if len(yrs) - 1 > 254:
         raise ProductError(f"at most 255 years fit a uint8 change count, got {len(yrs)}")
     valid = cls != NODATA_CLASS
-    pair_valid = valid[1:] & valid[:-1]  # (Y - 1, H, W)
-    changed = pair_valid & (cls[1:] != cls[:-1])
-    observed = pair_valid.any(axis=0)
-    count = changed.sum(axis=0, dtype=np.uint8)
-    count[~observed] = CHANGE_COUNT_NODATA
-    any_change = changed.any(axis=0)
-    h, w = cls.shape[1:]
+    y, h, w = cls.shape
+    changed = np.zeros((max(y - 1, 0), h, w), dtype=bool)
+    observed = np.zeros((h, w), dtype=bool)
+    count = np.zeros((h, w), dtype=np.uint8)
     first = np.zeros((h, w), dtype=np.uint16)
     last = np.zeros((h, w), dtype=np.uint16)
-    if changed.shape[0]:
-        later = np.asarray(yrs[1:], dtype=np.uint16)  # year of each pair's second map
-        first_idx = changed.argmax(axis=0)
-        last_idx = changed.shape[0] - 1 - changed[::-1].argmax(axis=0)
-        first[any_change] = later[first_idx[any_change]]
-        last[any_change] = later[last_idx[any_change]]
+    for i in range(1, y):  # one pass per pair of years, in place (a few x faster than axis-0 reductions)
+        pair_valid = valid[i] & valid[i - 1]
+        ch = np.not_equal(cls[i], cls[i - 1], out=changed[i - 1])
+        ch &= pair_valid
+        observed |= pair_valid
+        count += ch
+        np.copyto(last, np.uint16(yrs[i]), where=ch)
+        np.copyto(first, np.uint16(yrs[i]), where=ch & (first == 0))
+    count[~observed] = CHANGE_COUNT_NODATA
     return ChangeMaps(
         years=yrs,
         changed=changed,
