@@ -107,9 +107,10 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray, valid_a: np.ndarray, valid_b
         raise ProductError(f"valid_a {va.shape} and valid_b {vb.shape} must have shape {(h, w)}")
     fa = ea.reshape(72, h, w)  # (72, H, W): the 12 x 6 codes of a pixel as one vector
     fb = eb.reshape(72, h, w)
-    dot = np.einsum("khw,khw->hw", fa, fb, dtype=np.float64)
-    na = np.sqrt(np.einsum("khw,khw->hw", fa, fa, dtype=np.float64))
-    nb = np.sqrt(np.einsum("khw,khw->hw", fb, fb, dtype=np.float64))
+    # float32 sums (no float64 copy of the inputs): exact for FSQ codes, multiples of 1/4 or 1/2
+    dot = np.einsum("khw,khw->hw", fa, fb).astype(np.float64)
+    na = np.sqrt(np.einsum("khw,khw->hw", fa, fa).astype(np.float64))
+    nb = np.sqrt(np.einsum("khw,khw->hw", fb, fb).astype(np.float64))
     ok = va & vb & (na > 0) & (nb > 0) & np.isfinite(dot)
     out = np.full((h, w), np.nan, dtype=np.float32)
     out[ok] = np.clip(dot[ok] / (na[ok] * nb[ok]), -1.0, 1.0)

@@ -125,6 +125,8 @@ def class_colormap(colors: Sequence[str]) -> ColorMap:
 
 def change_count_colormap(max_count: int = 5) -> ColorMap:
     """Number of changes (uint8): 0 white, 1 .. ``max_count`` and more light to dark red, 255 transparent."""
+    if not 1 <= max_count < NODATA_CLASS:
+        raise ProductError(f"max_count must lie in 1..{NODATA_CLASS - 1}, got {max_count}")
     ramp = [hex_to_rgba(c) for c in CHANGE_COUNT_COLORS]
     if max_count != len(ramp) - 1:
         ramp = [ramp[0]] + _ramp([(i / 4, c) for i, c in enumerate(CHANGE_COUNT_COLORS[1:])], max_count)
@@ -458,7 +460,7 @@ def write_value_cog(
 ) -> Path:
     """Write one band of values ``(H, W)`` (similarity, change years, counts) as a COG; return its path.
 
-    dtypes kept as given: uint8, uint16, int16, float32 (float64 is stored as float32). ``nodata``:
+    dtypes kept as given: uint8, uint16, int16, float32 (float16 and float64 are stored as float32). ``nodata``:
     e.g. NaN for similarity, 0 for change years, 255 for counts. ``colormap`` (uint8 only) is embedded
     as the GeoTIFF colour table; ``overview_resampling`` ``nearest`` for years and counts, ``average``
     suits similarity.
@@ -467,7 +469,7 @@ def write_value_cog(
     arr = np.asarray(values)
     if arr.ndim != 2:
         raise ProductError(f"{target.name}: values must have shape (H, W), got {arr.shape}")
-    if arr.dtype == np.float64:
+    if arr.dtype in (np.float16, np.float64):
         arr = arr.astype(np.float32)
     if arr.dtype.name not in _VALUE_DTYPES:
         raise ProductError(f"{target.name}: dtype {arr.dtype} not supported; use one of {_VALUE_DTYPES}")
