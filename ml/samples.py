@@ -120,3 +120,30 @@ def load_samples(path: str | Path) -> SampleSet:
         end_date=arrays["end_date"].astype("datetime64[D]"),
         dates=arrays["dates"].astype("datetime64[D]"),
     )
+
+
+def location_holdout(lon: np.ndarray, lat: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    """(N,) bool, True for held-out rows: a hash of each location (lon, lat at 1e-4 deg) and ``seed``.
+
+    Unlike :meth:`SampleSet.split_by_location` the choice depends only on the location itself, so a
+    location is held out in every file that contains it (the Mato Grosso and Cerrado sets share
+    locations) and training on one file never sees the other file's test pixels.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise SamplesError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    qx = np.round(np.asarray(lon, dtype=np.float64) * 1e4).astype(np.int64).astype(np.uint64)
+    qy = np.round(np.asarray(lat, dtype=np.float64) * 1e4).astype(np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = qx * np.uint64(0x9E3779B97F4A7C15) ^ qy * np.uint64(0xC2B2AE3D27D4EB4F) ^ np.uint64(seed)
+        for mult in (0xBF58476D1CE4E5B9, 0x94D049BB133111EB):  # splitmix64 finaliser
+            h = (h ^ (h >> np.uint64(30))) * np.uint64(mult)
+        h ^= h >> np.uint64(31)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) < test_fraction
+
+
+def split_by_location_hash(
+    samples: SampleSet, test_fraction: float, seed: int
+) -> tuple[SampleSet, SampleSet]:
+    """(train, test) by :func:`location_holdout`: the same location falls on the same side in every file."""
+    is_test = location_holdout(samples.lon, samples.lat, test_fraction, seed)
+    return samples.subset(~is_test), samples.subset(is_test)
