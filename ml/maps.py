@@ -236,9 +236,8 @@ def legend(
 ) -> list[dict[str, Any]]:
     """Legend entries ``{"value", "label", "color"}`` of the named colour map, in display order.
 
-    ``color`` is ``"#rrggbb"`` (``"#rrggbbaa"`` when not opaque). ``landcover`` (alias
-    ``classes``): one entry per class
-    (needs ``class_names``); ``from_to``: one per changed pair ``"A → B"`` (plus ``"No change"``);
+    ``color`` is ``"#rrggbb"`` (``"#rrggbbaa"`` when not opaque). ``landcover`` (alias ``classes``):
+    one entry per class (needs ``class_names`` or ``colors``); ``from_to``: one per changed pair ``"A → B"`` (plus ``"No change"``);
     ``change_count``: 0 .. 5+; ``years``: one per change year (the first year cannot be a change
     year and is left out when more than one is given); ``similarity``: stops from 0 to 1, ``value``
     the similarity.
@@ -246,7 +245,9 @@ def legend(
     if name in ("landcover", "classes"):
         cols = _class_colors(name, colors, class_names)
         names = list(class_names) if class_names else [f"Class {i}" for i in range(len(cols))]
-        return [{"value": i, "label": n, "color": cols[i]} for i, n in enumerate(names)]
+        return [
+            {"value": i, "label": n, "color": rgba_to_hex(hex_to_rgba(cols[i]))} for i, n in enumerate(names)
+        ]
     if name == "from_to":
         cols = _class_colors(name, colors, class_names)
         names = list(class_names) if class_names else [f"Class {i}" for i in range(len(cols))]
