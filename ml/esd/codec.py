@@ -88,17 +88,30 @@ def decode_steps(indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     shape = idx.shape[:-2] + (CODE_DIM,) + idx.shape[-2:]
     if out is None:
         out = np.empty(shape, dtype=np.float32)
-    elif out.shape != shape or out.dtype != np.float32:
-        raise CodecError(f"out must be float32 {shape}, got {out.dtype} {out.shape}")
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise CodecError(f"out must be a C-contiguous float32 array {shape}, got {out.dtype} {out.shape}")
     idx = idx.astype(np.uint16, copy=False)
+    h, w = idx.shape[-2:]
+    planes = idx.reshape(-1, h, w)  # (N, H, W): one plane per (leading..., step)
+    out_planes = out.reshape(-1, CODE_DIM, h, w)  # (N, 6, H, W) view of out
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, h * w))  # planes per chunk: temporaries stay in cache
+    for start in range(0, planes.shape[0], chunk):
+        _decode_chunk(planes[start : start + chunk], out_planes[start : start + chunk])
+    return out
+
+
+_CHUNK_ELEMENTS = 1 << 17  # ~128k indices per chunk (256 kB of uint16)
+
+
+def _decode_chunk(idx: np.ndarray, out: np.ndarray) -> None:
+    """Decode ``idx (n, H, W)`` uint16 into ``out (n, 6, H, W)`` float32."""
     for d in range(_LOW_DIMS):
-        plane = out[..., d, :, :]
+        plane = out[:, d]
         np.multiply((idx >> (3 * d)) & 7, np.float32(1 / _HALF[d]), out=plane, casting="unsafe")
         plane -= np.float32(1.0)
     high = (idx >> _LOW_BITS).astype(np.intp)
     for d in range(_LOW_DIMS, CODE_DIM):
-        np.take(_HIGH_TABLE[d - _LOW_DIMS], high, out=out[..., d, :, :], mode="wrap")
-    return out
+        np.take(_HIGH_TABLE[d - _LOW_DIMS], high, out=out[:, d], mode="wrap")
 
 
 def codes_to_indices(codes: np.ndarray) -> np.ndarray:

@@ -69,8 +69,10 @@ class WindowResult:
     def embeddings(self) -> np.ndarray:
         """(Y, 12, 6, H, W) float32 FSQ codes in [-1, 1]; 0 where not ``valid``."""
         out = decode_steps(self.indices)
-        if not self.valid.all():
-            out *= self.valid[:, None, None]
+        for y in range(out.shape[0]):
+            invalid = ~self.valid[y]
+            if invalid.any():
+                out[y][:, :, invalid] = 0.0
         return out
 
     @property
