@@ -14,7 +14,7 @@ BANDS = ("blue", "red", "nir", "mir")
 
 def test_short_training_lowers_loss(shared_data: Path) -> None:
     data = samples_training_set(shared_data / "samples/matogrosso_modis_9classes.npz", BANDS, 0.3, 0)
-    cfg = TrainConfig(bands=BANDS, epochs=2, batch_size=64, hidden=16, blocks=1, max_steps=40, seed=0)
+    cfg = TrainConfig(bands=BANDS, epochs=5, batch_size=64, hidden=16, blocks=1, max_steps=40, seed=0)
     model, metrics = train_model(data, cfg, device="cpu")
     assert metrics["steps"] == 40
     assert metrics["loss_last"] < 0.8 * metrics["loss_first"]
