@@ -1,0 +1,269 @@
+"""Analysis endpoints: create/list/detail/cancel/delete, samples, map products, statistics, pixel, review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring.models import Analysis, DynamicSample, MapProduct
+from monitoring.selectors.objects import (
+    analysis_get,
+    analysis_list,
+    aoi_get,
+    labelset_get,
+    product_get,
+    review_queue,
+    sample_list,
+)
+from monitoring.selectors.pixel import pixel_report
+from monitoring.services.analyses import analysis_cancel, analysis_create, analysis_delete
+from monitoring.services.pipeline.paths import analysis_dir
+
+SAMPLE_FILES = {
+    "geojson": ("samples.geojson", "application/geo+json"),
+    "csv": ("samples.csv", "text/csv"),
+    "gpkg": ("samples.gpkg", "application/geopackage+sqlite3"),
+}
+STATS_FILES = {"json": ("stats.json", "application/json"), "csv": ("stats.csv", "text/csv")}
+
+
+class MapProductOutputSerializer(serializers.ModelSerializer):
+    tiles = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MapProduct
+        fields = ("id", "kind", "year", "year_to", "colormap", "class_stats", "tiles", "download")
+
+    def get_tiles(self, obj: MapProduct) -> str:
+        return f"/api/analyses/{obj.analysis_id}/products/{obj.pk}/tiles/{{z}}/{{x}}/{{y}}.png"
+
+    def get_download(self, obj: MapProduct) -> str:
+        return f"/api/analyses/{obj.analysis_id}/products/{obj.pk}/download"
+
+
+class AnalysisOutputSerializer(serializers.ModelSerializer):
+    years = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    aoi_name = serializers.CharField(source="aoi.name", read_only=True)
+    label_set_name = serializers.CharField(source="label_set.name", read_only=True)
+
+    class Meta:
+        model = Analysis
+        fields = (
+            "id",
+            "name",
+            "aoi",
+            "aoi_name",
+            "label_set",
+            "label_set_name",
+            "start_year",
+            "end_year",
+            "years",
+            "parameters",
+            "status",
+            "stage",
+            "progress",
+            "error_message",
+            "timings",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+
+
+class AnalysisDetailOutputSerializer(AnalysisOutputSerializer):
+    products = MapProductOutputSerializer(many=True, read_only=True)
+    stats = serializers.JSONField(read_only=True)
+    classes = serializers.JSONField(source="label_set.classes", read_only=True)
+
+    class Meta(AnalysisOutputSerializer.Meta):
+        fields = (*AnalysisOutputSerializer.Meta.fields, "products", "stats", "classes")
+
+
+class DynamicSampleOutputSerializer(serializers.ModelSerializer):
+    lon = serializers.FloatField(source="geometry.x")
+    lat = serializers.FloatField(source="geometry.y")
+    row = serializers.IntegerField(source="label.row")
+    corrected_class = serializers.JSONField(source="label.corrected_class")
+
+    class Meta:
+        model = DynamicSample
+        fields = (
+            "id",
+            "label",
+            "row",
+            "year",
+            "lon",
+            "lat",
+            "static_class",
+            "dynamic_class",
+            "changed",
+            "anomaly_score",
+            "confidence",
+            "attribution",
+            "corrected_class",
+        )
+
+
+class AnalysisListApi(APIView):
+    """GET the user's analyses; POST starts one (queued, then run by the workers)."""
+
+    parser_classes = [JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        aoi = serializers.IntegerField()
+        label_set = serializers.IntegerField()
+        start_year = serializers.IntegerField(min_value=1980, max_value=2100)
+        end_year = serializers.IntegerField(min_value=1980, max_value=2100)
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        parameters = serializers.DictField(required=False)
+
+    @extend_schema(responses=AnalysisOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(AnalysisOutputSerializer(analysis_list(user=request.user)[:200], many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: AnalysisOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        analysis = analysis_create(
+            owner=request.user,
+            aoi=aoi_get(user=request.user, pk=v["aoi"]),
+            label_set=labelset_get(user=request.user, pk=v["label_set"]),
+            start_year=v["start_year"],
+            end_year=v["end_year"],
+            name=v.get("name", ""),
+            parameters=v.get("parameters"),
+        )
+        return Response(AnalysisOutputSerializer(analysis).data, status=status.HTTP_201_CREATED)
+
+
+class AnalysisDetailApi(APIView):
+    """GET progress, products and statistics of one analysis; DELETE it and its files."""
+
+    @extend_schema(responses=AnalysisDetailOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AnalysisDetailOutputSerializer(analysis_get(user=request.user, pk=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        analysis_delete(analysis=analysis_get(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnalysisCancelApi(APIView):
+    """POST: stop the job at its next window and mark it cancelled."""
+
+    @extend_schema(request=None, responses=AnalysisOutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        analysis = analysis_cancel(analysis=analysis_get(user=request.user, pk=pk))
+        return Response(AnalysisOutputSerializer(analysis).data)
+
+
+def _analysis_file(analysis: Analysis, name: str, content_type: str) -> FileResponse:
+    if analysis.status != Analysis.Status.DONE:
+        raise Http404(f"the analysis is {analysis.status}; files exist once it is done")
+    path = analysis_dir(analysis.pk) / name  # fixed names: nothing from the user reaches the path
+    if not path.is_file():
+        raise Http404(f"{name} not found")
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"analysis_{analysis.pk}_{name}",
+        content_type=content_type,
+    )
+
+
+class AnalysisSamplesApi(APIView):
+    """GET dynamic samples: JSON list (paginated, ``?changed=true``), or a file with ``?fmt=geojson|csv|gpkg``."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("fmt", str, enum=["json", "geojson", "csv", "gpkg"]),
+            OpenApiParameter("changed", bool),
+        ],
+        responses=DynamicSampleOutputSerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response | FileResponse:
+        analysis = analysis_get(user=request.user, pk=pk)
+        fmt = request.query_params.get("fmt", "json")
+        if fmt in SAMPLE_FILES:
+            return _analysis_file(analysis, *SAMPLE_FILES[fmt])
+        if fmt != "json":
+            return Response({"detail": f"unknown fmt {fmt!r}; use json, geojson, csv or gpkg"}, status=400)
+        qs = sample_list(analysis=analysis)
+        if request.query_params.get("changed") in {"true", "1"}:
+            qs = qs.filter(changed=True)
+        limit = min(int(request.query_params.get("limit", 1000) or 1000), 5000)
+        offset = max(int(request.query_params.get("offset", 0) or 0), 0)
+        return Response(
+            {
+                "count": qs.count(),
+                "results": DynamicSampleOutputSerializer(qs[offset : offset + limit], many=True).data,
+            }
+        )
+
+
+class AnalysisReviewApi(APIView):
+    """GET the review queue: samples relabeled away from their static class, most anomalous first."""
+
+    @extend_schema(responses=DynamicSampleOutputSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        analysis = analysis_get(user=request.user, pk=pk)
+        qs = review_queue(analysis=analysis)[:500]
+        return Response(DynamicSampleOutputSerializer(qs, many=True).data)
+
+
+class AnalysisStatsApi(APIView):
+    """GET statistics: JSON (``?fmt=json``, default) or the CSV file (``?fmt=csv``)."""
+
+    @extend_schema(parameters=[OpenApiParameter("fmt", str, enum=["json", "csv"])], responses=dict)
+    def get(self, request: Request, pk: int) -> Response | FileResponse:
+        analysis = analysis_get(user=request.user, pk=pk)
+        if request.query_params.get("fmt") == "csv":
+            return _analysis_file(analysis, *STATS_FILES["csv"])
+        return Response(analysis.stats)
+
+
+class ProductDownloadApi(APIView):
+    """GET one map product as its COG file."""
+
+    @extend_schema(responses={(200, "image/tiff"): bytes})
+    def get(self, request: Request, pk: int, product_pk: int) -> FileResponse:
+        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)
+        root = Path(settings.MEDIA_ROOT).resolve()
+        path = (root / product.path).resolve()
+        if root not in path.parents or not path.is_file():
+            raise Http404("file not found")
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=path.name, content_type="image/tiff"
+        )
+
+
+class PixelApi(APIView):
+    """GET ``?lon=&lat=``: per-year embedding summary, decoded reflectance (when a decoder exists), class."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lon", float, required=True),
+            OpenApiParameter("lat", float, required=True),
+        ],
+        responses=dict,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        analysis = analysis_get(user=request.user, pk=pk)
+        try:
+            lon = float(request.query_params["lon"])
+            lat = float(request.query_params["lat"])
+        except (KeyError, ValueError):
+            return Response({"detail": "give lon and lat as numbers"}, status=400)
+        return Response(pixel_report(analysis=analysis, lon=lon, lat=lat))

@@ -1,0 +1,60 @@
+"""Reads of user-owned objects: every query is filtered by owner; others' objects are 404."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from monitoring.models import AOI, Analysis, DynamicSample, Label, LabelSet, MapProduct
+
+
+def aoi_list(*, user) -> QuerySet[AOI]:  # type: ignore[no-untyped-def]
+    return AOI.objects.filter(owner=user).order_by("-created_at")
+
+
+def aoi_get(*, user, pk: int) -> AOI:  # type: ignore[no-untyped-def]
+    return _get(aoi_list(user=user), pk, "AOI")
+
+
+def labelset_list(*, user) -> QuerySet[LabelSet]:  # type: ignore[no-untyped-def]
+    return LabelSet.objects.filter(owner=user).order_by("-created_at")
+
+
+def labelset_get(*, user, pk: int) -> LabelSet:  # type: ignore[no-untyped-def]
+    return _get(labelset_list(user=user), pk, "label set")
+
+
+def label_get(*, user, pk: int) -> Label:  # type: ignore[no-untyped-def]
+    return _get(Label.objects.filter(label_set__owner=user).select_related("label_set"), pk, "label")
+
+
+def analysis_list(*, user) -> QuerySet[Analysis]:  # type: ignore[no-untyped-def]
+    return Analysis.objects.filter(owner=user).select_related("aoi", "label_set").order_by("-created_at")
+
+
+def analysis_get(*, user, pk: int) -> Analysis:  # type: ignore[no-untyped-def]
+    return _get(analysis_list(user=user), pk, "analysis")
+
+
+def product_get(*, user, analysis_pk: int, pk: int) -> MapProduct:  # type: ignore[no-untyped-def]
+    return _get(MapProduct.objects.filter(analysis__owner=user, analysis_id=analysis_pk), pk, "map product")
+
+
+def sample_list(*, analysis: Analysis) -> QuerySet[DynamicSample]:
+    return (
+        DynamicSample.objects.filter(analysis=analysis)
+        .select_related("label")
+        .order_by("label__row", "label_id", "year")
+    )
+
+
+def review_queue(*, analysis: Analysis) -> QuerySet[DynamicSample]:
+    """Samples whose dynamic class differs from their static class, most anomalous first."""
+    return sample_list(analysis=analysis).filter(changed=True).order_by("-anomaly_score", "label_id", "year")
+
+
+def _get(qs, pk: int, what: str):  # type: ignore[no-untyped-def]
+    obj = qs.filter(pk=pk).first()
+    if obj is None:
+        raise Http404(f"{what} {pk} not found")
+    return obj

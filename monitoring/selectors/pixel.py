@@ -1,0 +1,72 @@
+"""Pixel query: per-year ESD embedding, decoded reflectance (when the store's decoder is known), class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from django.conf import settings
+from rasterio.warp import transform as warp_transform
+
+from ml.errors import MLError
+from monitoring.errors import ApplicationError
+from monitoring.models import Analysis, MapProduct
+from monitoring.selectors.esd_catalog import esd_store_for_points
+
+
+def _class_at(path: Path, lon: float, lat: float) -> int | None:
+    with rasterio.open(path) as src:
+        xs, ys = warp_transform("EPSG:4326", src.crs, [lon], [lat])
+        row, col = src.index(xs[0], ys[0])
+        if not (0 <= row < src.height and 0 <= col < src.width):
+            return None
+        value = int(src.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
+        return None if src.nodata is not None and value == int(src.nodata) else value
+
+
+def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any]:
+    """``{"lon", "lat", "years": [{"year", "valid", "embedding" (12 x 6), "mean_code", "class", "reflectance"}]}``."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ApplicationError("lon must be in [-180, 180] and lat in [-90, 90]")
+    years = analysis.years
+    store = esd_store_for_points(lon=[lon], lat=[lat], years=years)
+    try:
+        points = store.read_points([lon], [lat], years)
+    except MLError as exc:
+        raise ApplicationError(f"no ESD data at ({lon:.5f}, {lat:.5f}): {exc}", status=404) from exc
+    decoded = _decode(store, points.indices[0])
+    names = analysis.label_set.class_names
+    products = {
+        p.year: p for p in MapProduct.objects.filter(analysis=analysis, kind=MapProduct.Kind.LANDCOVER)
+    }
+    out = []
+    for j, year in enumerate(years):
+        entry: dict[str, Any] = {"year": year, "valid": bool(points.valid[0, j])}
+        if points.valid[0, j]:
+            emb = points.embeddings[0, j]
+            entry["embedding"] = np.round(emb, 3).tolist()
+            entry["mean_code"] = np.round(emb.mean(axis=0), 4).tolist()
+            entry["qa"] = int(points.qa[0, j])
+            if decoded is not None:
+                entry["reflectance"] = np.round(decoded["values"][j], 4).tolist()
+        product = products.get(year)
+        cls = _class_at(Path(settings.MEDIA_ROOT) / product.path, lon, lat) if product else None
+        entry["class"] = names[cls] if cls is not None and cls < len(names) else None
+        out.append(entry)
+    return {"lon": lon, "lat": lat, "bands": decoded["bands"] if decoded else None, "years": out}
+
+
+def _decode(store, indices: np.ndarray) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """Decode ``(Y, 12)`` indices with the ESDNet decoder of the store's tiles, when one is registered."""
+    from monitoring.selectors.decoders import decoder_for_tiles
+
+    decoder = decoder_for_tiles(store.tiles)
+    if decoder is None:
+        return None
+    model, bands = decoder
+    from ml.esd.model import decode_indices
+
+    values = decode_indices(model, indices.astype(np.uint16))  # (Y, 12, B)
+    return {"bands": list(bands), "values": values}

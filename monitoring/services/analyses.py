@@ -1,0 +1,84 @@
+"""Writes of analyses: create (and enqueue after commit), cancel, delete."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.errors import ApplicationError
+from monitoring.models import AOI, Analysis, LabelSet
+from monitoring.selectors.esd_catalog import esd_catalog_years
+from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.services.pipeline.state import FINISHED
+
+ALLOWED_PARAMETERS = {"change_pair", "reference_year_offset", "seed", "tasgen", "classifier"}
+MAX_YEARS = 40
+
+
+@transaction.atomic
+def analysis_create(
+    *,
+    owner,
+    aoi: AOI,
+    label_set: LabelSet,
+    start_year: int,
+    end_year: int,  # type: ignore[no-untyped-def]
+    name: str = "",
+    parameters: dict[str, Any] | None = None,
+) -> Analysis:
+    """Validate and store an analysis, then enqueue its first task once the transaction commits."""
+    if aoi.owner_id != owner.pk or label_set.owner_id != owner.pk:
+        raise ApplicationError("AOI or label set not found", status=404)
+    if start_year > end_year:
+        raise ApplicationError(f"start_year {start_year} is after end_year {end_year}")
+    if end_year - start_year + 1 > MAX_YEARS:
+        raise ApplicationError(f"at most {MAX_YEARS} years per analysis, got {end_year - start_year + 1}")
+    available = esd_catalog_years()
+    missing = [y for y in range(start_year, end_year + 1) if y not in available]
+    if len(missing) == end_year - start_year + 1:
+        raise ApplicationError(
+            f"the ESD store has no tiles for {start_year}-{end_year}; available years: "
+            f"{', '.join(map(str, available)) or 'none (index a store with manage.py esd_index)'}"
+        )
+    if not label_set.labels.exists():
+        raise ApplicationError("the label set has no labels")
+    params = dict(parameters or {})
+    unknown = sorted(set(params) - ALLOWED_PARAMETERS)
+    if unknown:
+        raise ApplicationError(f"unknown parameters {unknown}; allowed: {sorted(ALLOWED_PARAMETERS)}")
+    analysis = Analysis.objects.create(
+        owner=owner,
+        aoi=aoi,
+        label_set=label_set,
+        start_year=start_year,
+        end_year=end_year,
+        name=(name.strip() or f"{aoi.name} · {label_set.name} · {start_year}-{end_year}")[:200],
+        parameters=params,
+    )
+    from tasks.analysis import analysis_start
+
+    analysis_start.delay_on_commit(analysis.pk)
+    return analysis
+
+
+@transaction.atomic
+def analysis_cancel(*, analysis: Analysis) -> Analysis:
+    """Ask the running job to stop at its next window and mark the analysis cancelled now."""
+    if analysis.status in FINISHED:
+        raise ApplicationError(f"the analysis is already {analysis.status}", status=409)
+    Analysis.objects.filter(pk=analysis.pk).update(
+        cancel_requested=True, status=Analysis.Status.CANCELLED, finished_at=timezone.now()
+    )
+    analysis.refresh_from_db()
+    return analysis
+
+
+def analysis_delete(*, analysis: Analysis) -> None:
+    """Delete an analysis, its rows and its files (a running job stops at its next step)."""
+    Analysis.objects.filter(pk=analysis.pk).update(cancel_requested=True)
+    folder = analysis_dir(analysis.pk)
+    analysis.delete()
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

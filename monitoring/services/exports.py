@@ -1,0 +1,122 @@
+"""Files users download: dynamic samples (GeoJSON, CSV, GeoPackage) and statistics (JSON, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from shapely.geometry import Point
+
+from monitoring.models import Analysis, DynamicSample
+from monitoring.services.pipeline.paths import write_bytes_atomic
+
+SAMPLE_COLUMNS = [
+    "label_id",
+    "row",
+    "lon",
+    "lat",
+    "year",
+    "static_class",
+    "reference_year",
+    "dynamic_class",
+    "changed",
+    "anomaly_score",
+    "confidence",
+    "top_bands",
+    "top_months",
+]
+
+
+def sample_records(analysis: Analysis) -> list[dict[str, Any]]:
+    """One flat record per dynamic sample (label and year), in label then year order."""
+    rows = []
+    qs = (
+        DynamicSample.objects.filter(analysis=analysis)
+        .select_related("label")
+        .order_by("label__row", "label_id", "year")
+    )
+    for s in qs:
+        att = s.attribution or {}
+        rows.append(
+            {
+                "label_id": s.label_id,
+                "row": s.label.row,
+                "lon": round(s.geometry.x, 7),
+                "lat": round(s.geometry.y, 7),
+                "year": s.year,
+                "static_class": s.static_class,
+                "reference_year": s.label.reference_date.year,
+                "dynamic_class": s.dynamic_class,
+                "changed": s.changed,
+                "anomaly_score": round(s.anomaly_score, 4),
+                "confidence": round(s.confidence, 4),
+                "top_bands": " ".join(att.get("top_bands", [])),
+                "top_months": " ".join(att.get("top_months", [])),
+            }
+        )
+    return rows
+
+
+def samples_csv(records: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SAMPLE_COLUMNS)
+    writer.writeheader()
+    writer.writerows(records)
+    return buf.getvalue().encode()
+
+
+def samples_geojson(records: list[dict[str, Any]]) -> bytes:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+            "properties": {k: v for k, v in r.items() if k not in {"lon", "lat"}},
+        }
+        for r in records
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def samples_gpkg(records: list[dict[str, Any]], path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        [{k: v for k, v in r.items() if k not in {"lon", "lat"}} for r in records] or None,
+        columns=[c for c in SAMPLE_COLUMNS if c not in {"lon", "lat"}],
+        geometry=[Point(r["lon"], r["lat"]) for r in records],
+        crs="EPSG:4326",
+    )
+    tmp = path.with_suffix(".tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    frame.to_file(tmp, driver="GPKG", layer="dynamic_samples", engine="pyogrio")
+    tmp.replace(path)
+
+
+def stats_csv(stats: dict[str, Any]) -> bytes:
+    """Area per class per year (hectares), then the transition matrices between consecutive years."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["table", "year", "to_year", "from_class", "to_class", "hectares"])
+    areas = stats.get("areas", {})
+    for year, row in zip(areas.get("years", []), areas.get("area_ha", []), strict=False):
+        for cls, ha in row.items():
+            writer.writerow(["area", year, "", cls, "", ha])
+    classes = areas.get("classes", [])
+    for t in areas.get("transitions", []):
+        for i, row in enumerate(t["matrix_ha"]):
+            for j, ha in enumerate(row):
+                if ha:
+                    writer.writerow(["transition", t["from_year"], t["to_year"], classes[i], classes[j], ha])
+    return buf.getvalue().encode()
+
+
+def write_exports(analysis: Analysis, folder: Path, stats: dict[str, Any]) -> None:
+    """Write samples.{geojson,csv,gpkg} and stats.{json,csv} into ``folder`` (atomic, idempotent)."""
+    records = sample_records(analysis)
+    write_bytes_atomic(folder / "samples.csv", samples_csv(records))
+    write_bytes_atomic(folder / "samples.geojson", samples_geojson(records))
+    samples_gpkg(records, folder / "samples.gpkg")
+    write_bytes_atomic(folder / "stats.json", json.dumps(stats, indent=1).encode())
+    write_bytes_atomic(folder / "stats.csv", stats_csv(stats))

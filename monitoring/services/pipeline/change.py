@@ -1,0 +1,134 @@
+"""Stage 4, change: the published COGs (land cover per year, change, similarity, ESD preview)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+
+from ml.change import change_maps, from_to
+from ml.mapping import NODATA_CLASS
+from ml.maps import write_class_cog, write_rgb_cog, write_value_cog
+from monitoring.models import MapProduct
+from monitoring.services.pipeline import state
+from monitoring.services.pipeline.classify import mosaic
+from monitoring.services.pipeline.inputs import AnalysisInputs
+from monitoring.services.pipeline.paths import analysis_dir, relative
+
+
+def change_pair(inputs: AnalysisInputs) -> tuple[int, int]:
+    """The from-to pair of years: ``parameters["change_pair"]`` or (first, last) year."""
+    years = inputs.years
+    pair = inputs.analysis.parameters.get("change_pair") or [years[0], years[-1]]
+    y0, y1 = int(pair[0]), int(pair[1])
+    return (y0, y1) if y0 in years and y1 in years and y0 != y1 else (years[0], years[-1])
+
+
+def class_maps(inputs: AnalysisInputs) -> np.ndarray:
+    """(Y, H, W) uint8 class maps of the whole grid (255 outside the AOI or without data)."""
+    classes = mosaic(inputs, "classes", (len(inputs.years),), np.uint8, NODATA_CLASS)
+    classes[:, ~inputs.grid.aoi_mask(inputs.aoi_geometry)] = NODATA_CLASS
+    return classes
+
+
+def _product(
+    analysis_id: int, kind: str, path: Path, colormap: str, year: int = 0, year_to: int = 0, stats=None
+) -> None:  # type: ignore[no-untyped-def]
+    MapProduct.objects.update_or_create(
+        analysis_id=analysis_id,
+        kind=kind,
+        year=year,
+        year_to=year_to,
+        defaults={"path": relative(path), "colormap": colormap, "class_stats": stats or {}},
+    )
+
+
+def write_products(analysis_id: int) -> bool:
+    """Write every map COG of the analysis (idempotent: same paths, atomic writes); True when the stage ended."""
+    analysis = state.current(analysis_id, "change")
+    if analysis is None:
+        return False
+    state.check_cancel(analysis_id)
+    inputs = AnalysisInputs(analysis)
+    grid, years, names = inputs.grid, inputs.years, inputs.class_names
+    colors = [c["color"] for c in analysis.label_set.classes]
+    out = analysis_dir(analysis_id)
+    crs, transform = grid.crs, grid.affine
+    with state.timed(analysis_id, "change"):
+        classes = class_maps(inputs)
+        products: list[tuple] = []
+        for j, year in enumerate(years):
+            path = write_class_cog(out / f"landcover_{year}.tif", classes[j], crs, transform, colors)
+            counts = np.bincount(classes[j][classes[j] != NODATA_CLASS], minlength=len(names))
+            products.append(
+                (
+                    "landcover",
+                    path,
+                    "classes",
+                    year,
+                    0,
+                    {"pixels": {n: int(counts[i]) for i, n in enumerate(names)}},
+                )
+            )
+        state.set_progress(analysis_id, "change", 0.4)
+        maps = change_maps(classes, years)
+        products.append(
+            (
+                "change_last_year",
+                write_value_cog(out / "change_last_year.tif", maps.last_change_year, crs, transform, 0),
+                "years",
+                0,
+                0,
+                {},
+            )
+        )
+        products.append(
+            (
+                "change_count",
+                write_value_cog(out / "change_count.tif", maps.change_count, crs, transform, 255),
+                "change_count",
+                0,
+                0,
+                {},
+            )
+        )
+        y0, y1 = change_pair(inputs)
+        code = from_to(classes[years.index(y0)], classes[years.index(y1)], len(names))
+        products.append(
+            (
+                "change_from_to",
+                write_value_cog(out / f"change_{y0}_{y1}.tif", code, crs, transform, 0),
+                "from_to",
+                y0,
+                y1,
+                {},
+            )
+        )
+        similarity = mosaic(inputs, "similarity", (len(years) - 1,), np.float32, np.nan)
+        for j in range(len(years) - 1):
+            path = write_value_cog(
+                out / f"similarity_{years[j]}_{years[j + 1]}.tif",
+                similarity[j].astype(np.float32),
+                crs,
+                transform,
+                np.nan,
+            )
+            products.append(("similarity", path, "similarity", years[j], years[j + 1], {}))
+        state.set_progress(analysis_id, "change", 0.8)
+        preview = mosaic(inputs, "preview", (len(years), 4), np.uint8, 0)
+        for j, year in enumerate(years):
+            products.append(
+                (
+                    "esd_preview",
+                    write_rgb_cog(out / f"esd_preview_{year}.tif", preview[j], crs, transform),
+                    "rgb",
+                    year,
+                    0,
+                    {},
+                )
+            )
+        with transaction.atomic():
+            for kind, path, cmap, year, year_to, stats in products:
+                _product(analysis_id, kind, path, cmap, year, year_to, stats)
+    return state.advance(analysis_id, "change")

@@ -1,0 +1,111 @@
+"""Stage 3, classify: a classifier trained on the dynamic samples maps every pixel-year (per window)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+
+from ml.change import consecutive_similarity, esd_preview_rgb
+from ml.esd.codec import indices_to_codes
+from ml.mapping import MapperConfig, cross_validate, features, fit_mapper, predict_window
+from monitoring.errors import ApplicationError
+from monitoring.models import Analysis
+from monitoring.services.pipeline import state
+from monitoring.services.pipeline.inputs import AnalysisInputs
+from monitoring.services.pipeline.lookup import labels_path, window_path
+from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz, write_bytes_atomic
+from monitoring.services.pipeline.relabel import relabel_path
+
+
+def classify_dir(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+    return cache_dir("classify", inputs.classify_key)
+
+
+def mapper_config(inputs: AnalysisInputs) -> MapperConfig:
+    extra = inputs.analysis.parameters.get("classifier") or {}
+    allowed = {k: v for k, v in extra.items() if k in MapperConfig.__dataclass_fields__ and k != "seed"}
+    return MapperConfig(seed=int(inputs.analysis.parameters.get("seed", 0)), **allowed)
+
+
+def training_set(inputs: AnalysisInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x (n, 72), y (n,) class index, groups (n,) label pk, years (n,)) from the dynamic sample pixels."""
+    dyn = load_npz(relabel_path(inputs))
+    lab = load_npz(labels_path(inputs))
+    names = inputs.class_names
+    index = {n: i for i, n in enumerate(names)}
+    klass = dyn["klass"]
+    ok = (klass != "") & dyn["valid"] & np.isin(klass, names)
+    s, y = np.nonzero(ok)
+    codes = indices_to_codes(lab["indices"][s, y])  # (n, 12, 6)
+    target = np.array([index[c] for c in klass[s, y]], dtype=np.int64)
+    return features(codes), target, dyn["label_pk"][s], dyn["years"][y]
+
+
+def classify_prepare(analysis_id: int) -> list[int]:
+    """Train the map classifier and estimate its accuracy; returns the windows to classify."""
+    analysis = state.current(analysis_id, "classify")
+    if analysis is None:
+        return []
+    inputs = AnalysisInputs(analysis)
+    folder = classify_dir(inputs)
+    model_path = folder / "model.pkl"
+    if not model_path.exists():
+        with state.timed(analysis_id, "classify"):
+            x, y, groups, years = training_set(inputs)
+            if np.unique(y).size < 2:
+                raise ApplicationError(
+                    "the dynamic samples hold fewer than 2 classes: add labels of another class"
+                )
+            config = mapper_config(inputs)
+            accuracy = cross_validate(x, y, groups, inputs.class_names, years=years, config=config)
+            model = fit_mapper(x, y, config)
+            write_bytes_atomic(folder / "accuracy.json", json.dumps(accuracy.as_dict()).encode())
+            write_bytes_atomic(model_path, pickle.dumps(model))
+    else:
+        state.record_timing(analysis_id, "classify", 0.0, reused=True)
+    accuracy_dict = json.loads((folder / "accuracy.json").read_text())
+    stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
+    stats["accuracy"] = accuracy_dict
+    Analysis.objects.filter(pk=analysis_id).update(stats=stats)
+    state.set_progress(analysis_id, "classify", 0.1)
+    return [w.index for w in inputs.grid.windows()]
+
+
+def classify_window(analysis_id: int, index: int) -> bool:
+    """Classify one window for every year; True when this call finished the stage."""
+    analysis = state.current(analysis_id, "classify")
+    if analysis is None:
+        return False
+    state.check_cancel(analysis_id)
+    inputs = AnalysisInputs(analysis)
+    windows = inputs.grid.windows()
+    out = classify_dir(inputs) / f"w{index:05d}.npz"
+    if not out.exists():
+        with state.timed(analysis_id, "classify"):
+            model = pickle.loads((classify_dir(inputs) / "model.pkl").read_bytes())
+            data = load_npz(window_path(inputs, index))
+            valid = data["valid"]
+            codes = np.moveaxis(
+                indices_to_codes(data["indices"]), -1, 2
+            )  # (Y, 12, H, W, 6) -> (Y, 12, 6, H, W)
+            classes = predict_window(model, codes, valid)
+            similarity = consecutive_similarity(codes, valid)
+            preview = np.stack([esd_preview_rgb(codes[y], valid[y]) for y in range(codes.shape[0])])
+            save_npz(out, classes=classes, similarity=similarity.astype(np.float16), preview=preview)
+    done = sum((classify_dir(inputs) / f"w{w.index:05d}.npz").exists() for w in windows)
+    state.set_progress(analysis_id, "classify", 0.1 + 0.9 * done / len(windows))
+    if done < len(windows):
+        return False
+    return state.advance(analysis_id, "classify")
+
+
+def mosaic(inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype, fill) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Assemble one array of every classify window into the full grid, ``(*shape_tail, H, W)``."""
+    grid = inputs.grid
+    full = np.full((*shape_tail, grid.height, grid.width), fill, dtype=dtype)
+    for w in grid.windows():
+        part = load_npz(classify_dir(inputs) / f"w{w.index:05d}.npz")[name]
+        full[..., w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] = part
+    return full

@@ -1,0 +1,37 @@
+"""Stage 5, finalize: statistics (areas, transitions, accuracy) and the download files."""
+
+from __future__ import annotations
+
+from ml.change import change_statistics, pixel_area_ha
+from monitoring.models import Analysis
+from monitoring.services.exports import write_exports
+from monitoring.services.pipeline import state
+from monitoring.services.pipeline.change import class_maps
+from monitoring.services.pipeline.inputs import AnalysisInputs
+from monitoring.services.pipeline.paths import analysis_dir
+
+
+def finalize(analysis_id: int) -> bool:
+    """Compute statistics, write exports and mark the analysis done; True when this call finished it."""
+    analysis = state.current(analysis_id, "finalize")
+    if analysis is None:
+        return False
+    inputs = AnalysisInputs(analysis)
+    grid = inputs.grid
+    with state.timed(analysis_id, "finalize"):
+        classes = class_maps(inputs)
+        area = pixel_area_ha(grid.affine, grid.crs, grid.height, grid.width)
+        stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
+        stats["areas"] = change_statistics(classes, inputs.years, area, inputs.class_names)
+        stats["grid"] = {
+            "width": grid.width,
+            "height": grid.height,
+            "resolution": grid.resolution,
+            "crs": grid.crs.to_string(),
+            "windows": len(grid.windows()),
+        }
+        samples = analysis.samples
+        stats["samples"] = {"total": samples.count(), "changed": samples.filter(changed=True).count()}
+        write_exports(analysis, analysis_dir(analysis_id), stats)
+        Analysis.objects.filter(pk=analysis_id).update(stats=stats)
+    return state.advance(analysis_id, "finalize")

@@ -1,0 +1,109 @@
+"""What an analysis reads: its AOI, labels, grid and store, and content keys for stage reuse.
+
+A stage's cache key hashes everything its output depends on, so a re-run with the same inputs (same
+AOI, labels, corrections, years, parameters and store files) finds the stage's files and skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from shapely import wkb
+from shapely.geometry.base import BaseGeometry
+
+from ml.esd.store import EsdStore
+from ml.esd.tiles import EsdTileInfo
+from monitoring.models import Analysis, EsdTile, Label
+from monitoring.selectors.esd_catalog import esd_tile_info, esd_tiles_for_area
+from monitoring.services.pipeline.grid import Grid, grid_for_aoi
+from monitoring.services.pipeline.paths import work_dir
+
+PIPELINE_VERSION = "1"  # bump when a stage's output format or method changes
+
+
+def _hash(*parts: object) -> str:
+    h = hashlib.sha256(PIPELINE_VERSION.encode())
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode() if not isinstance(p, bytes) else p)
+        h.update(b"|")
+    return h.hexdigest()[:32]
+
+
+@dataclass
+class AnalysisInputs:
+    """The inputs of one analysis, read once per task."""
+
+    analysis: Analysis
+
+    @property
+    def years(self) -> list[int]:
+        return self.analysis.years
+
+    @cached_property
+    def aoi_geometry(self) -> BaseGeometry:
+        return wkb.loads(bytes(self.analysis.aoi.geometry.wkb))
+
+    @cached_property
+    def tile_rows(self) -> list[EsdTile]:
+        return list(esd_tiles_for_area(area=self.aoi_geometry.bounds, years=self.years))
+
+    @cached_property
+    def tiles(self) -> list[EsdTileInfo]:
+        return [esd_tile_info(t) for t in self.tile_rows]
+
+    @cached_property
+    def store(self) -> EsdStore:
+        return EsdStore.from_tiles(self.tiles, location="catalog")
+
+    @cached_property
+    def grid(self) -> Grid:
+        path = work_dir(self.analysis.pk, "lookup") / "grid.json"
+        if path.exists():
+            return Grid.from_json(path.read_text())
+        grid = grid_for_aoi(self.aoi_geometry, self.tiles)
+        grid.save(path)
+        return grid
+
+    @cached_property
+    def labels(self) -> list[Label]:
+        return list(self.analysis.label_set.labels.order_by("row", "id"))
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        return self.analysis.label_set.class_names
+
+    @cached_property
+    def store_key(self) -> list[tuple[str, int, str]]:
+        return [(t.uri, t.year, t.fingerprint) for t in self.tile_rows]
+
+    @cached_property
+    def lookup_key(self) -> str:
+        return _hash("lookup", self.grid.to_json(), self.years, self.store_key, self.aoi_geometry.wkb)
+
+    @cached_property
+    def labels_key(self) -> str:
+        geoms = [(lab.pk, lab.geometry.wkb.hex()) for lab in self.labels]
+        return _hash("labels", self.grid.to_json(), self.years, self.store_key, geoms)
+
+    @cached_property
+    def relabel_key(self) -> str:
+        labels = [
+            (lab.pk, lab.klass, lab.reference_date.isoformat(), lab.corrected_class) for lab in self.labels
+        ]
+        params = {
+            k: v
+            for k, v in self.analysis.parameters.items()
+            if k in {"tasgen", "reference_year_offset", "seed"}
+        }
+        return _hash("relabel", self.labels_key, labels, self.class_names, params)
+
+    @cached_property
+    def classify_key(self) -> str:
+        params = {k: v for k, v in self.analysis.parameters.items() if k in {"classifier", "seed"}}
+        return _hash("classify", self.relabel_key, self.lookup_key, params)
+
+    def reference_year(self, label: Label) -> int:
+        return label.reference_date.year + int(self.analysis.parameters.get("reference_year_offset", 0))

@@ -1,0 +1,56 @@
+"""Deterministic file locations of an analysis (under MEDIA_ROOT) and atomic writes of arrays."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+
+def analysis_dir(analysis_id: int) -> Path:
+    """``MEDIA_ROOT/analyses/<id>/``: every published output of one analysis."""
+    return Path(settings.MEDIA_ROOT) / "analyses" / str(analysis_id)
+
+
+def work_dir(analysis_id: int, stage: str) -> Path:
+    """Intermediate files of a stage (window arrays), under the analysis folder."""
+    return analysis_dir(analysis_id) / "work" / stage
+
+
+def cache_dir(kind: str, key: str) -> Path:
+    """``MEDIA_ROOT/cache/<kind>/<key>/``: stage results shared by analyses with the same inputs."""
+    return Path(settings.MEDIA_ROOT) / "cache" / kind / key
+
+
+def relative(path: Path) -> str:
+    """A path relative to MEDIA_ROOT (what ``MapProduct.path`` stores)."""
+    return str(path.relative_to(Path(settings.MEDIA_ROOT)))
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write arrays atomically: a killed worker leaves the old file or none, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
