@@ -33,7 +33,8 @@ def reconstruction_metrics(
     """Errors of ``recon`` vs ``truth`` (both ``(N, 12, B)`` physical units) on ``valid (N, 12)`` months.
 
     ``cc`` is the mean over bands of the Pearson CC pooled over pixels and months; ``cc_series`` the
-    mean over pixel-bands of the CC along the 12 months (temporal shape only; flat series skipped).
+    mean over pixel-bands of the CC along the valid months (temporal shape only; pixel-years with
+    at least 6 valid months, flat series skipped; None when there are none).
     """
     m = np.asarray(valid, dtype=bool)
     t, r = truth[m], recon[m]  # (M, B)
@@ -46,17 +47,20 @@ def reconstruction_metrics(
         }
         for i, b in enumerate(bands)
     }
-    full = m.all(axis=1)
-    tc = truth[full] - truth[full].mean(axis=1, keepdims=True)  # (F, 12, B)
-    rc = recon[full] - recon[full].mean(axis=1, keepdims=True)
-    den = np.sqrt((tc**2).sum(axis=1) * (rc**2).sum(axis=1))
+    w = m[..., None].astype(np.float64)  # (N, 12, 1) valid-month weights
+    n = w.sum(axis=1)  # (N, 1)
+    rows = n[:, 0] >= 6  # series CC only where at least 6 months are valid
+    tc = (truth - (truth * w).sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None]) * w
+    rc = (recon - (recon * w).sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None]) * w
+    num = (tc * rc).sum(axis=1)[rows]  # (R, B)
+    den = np.sqrt((tc**2).sum(axis=1) * (rc**2).sum(axis=1))[rows]
     ok = den > 1e-12
-    series_cc = ((tc * rc).sum(axis=1)[ok] / den[ok]) if ok.any() else np.array([np.nan])
+    cc_series = float(np.mean(num[ok] / den[ok])) if ok.any() else None
     return {
         "mae": float(np.abs(err).mean()),
         "rmse": float(np.sqrt((err**2).mean())),
         "cc": float(np.mean([v["cc"] for v in per_band.values()])),
-        "cc_series": float(np.mean(series_cc)),
+        "cc_series": cc_series,
         "n_pixel_years": int(m.shape[0]),
         "per_band": per_band,
     }
