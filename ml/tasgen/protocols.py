@@ -1,0 +1,385 @@
+"""Evaluation protocols of TasGen on real labelled series, with held-out locations and baselines.
+
+Both protocols build a :class:`ProtocolCase`: a :class:`SampleSeries` whose static labels are what a
+user would bring, the true class of every sample-year (used for scoring only) and a location group
+per sample. Evaluation is a 2-fold cross-fit over location groups: TasGen and every baseline are
+fitted on the samples of one fold (their static labels only) and applied to the other fold, so every
+score comes from a model that never saw that location.
+
+``prodes`` (files like ``prodes_226_064_deforestation.npz``; one year per sample, the clearing inside
+it): all ``Forest`` samples plus a seeded random subset of the ``Deforestation_*`` samples (as many as
+a quarter of the Forest samples) get the static label Forest; ``Pasture`` samples keep Pasture. The
+truth of a deforestation sample is "non-forest", which in this label set is Pasture. Years are the
+samples' real (window end) years; each sample has data in one year only (Y is degenerate).
+
+``splice`` (multi-year series from real yearly series of two classes at nearby locations): the
+locations are split into two halves (the folds) first. Each sample is built inside one half from a
+base series of class ``a``; with probability ``change_fraction`` it switches at a random year ``s`` to
+class ``b`` != ``a``: its years >= ``s`` are taken from the nearest location(s) of class ``b`` in the
+same half. The reference year is drawn among the years before ``s`` (or any year for unchanged
+samples). Two builders:
+
+- multi-year files (``cerrado_modis_2classes_multiyear``; ~15 years per location): the base series is a
+  location's own years (real calendar years); the partner is the nearest other-class location with
+  data in the switch year;
+- single-year files (``matogrosso_modis_9classes``; mostly one row per location): a series of
+  ``n_years`` nominal years is assembled from the rows of class ``a`` nearest to the base row (the base
+  row itself at the reference year) and, from the switch year on, the rows of class ``b`` nearest to it.
+  The years are nominal (2011...); the rows' real years differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import cohen_kappa_score
+
+from ml.errors import TasGenError
+from ml.samples import SampleSet
+from ml.tasgen.baselines import (
+    class_mean_vectors,
+    cosine_changed,
+    cosine_similarities,
+    fit_isolation_forests,
+    isolation_forest_changed,
+    reference_class_cosine,
+)
+from ml.tasgen.pipeline import TasGenConfig, TasGenModel, apply_tasgen, fit_tasgen
+from ml.tasgen.relabel import fit_relabeler, relabel_flagged, year_features
+from ml.tasgen.series import MONTHS, SampleSeries, monthly_means
+
+
+@dataclass(frozen=True)
+class ProtocolCase:
+    """A protocol's input for TasGen plus the truth used for scoring."""
+
+    series: SampleSeries  # static labels as the protocol assigns them
+    truth: np.ndarray  # (N, Y) str true class per sample-year ("" where no data)
+    fold: np.ndarray  # (N,) int 0/1 location fold; no location is in both folds
+    switch_year: np.ndarray  # (N,) int year the class switches (0 for unchanged samples)
+
+
+def _location_folds(samples: SampleSet, rng: np.random.Generator) -> np.ndarray:
+    """(rows,) int 0/1: a seeded half split of the distinct locations."""
+    ids = samples.location_ids()
+    unique = np.unique(ids)
+    half = rng.choice(unique, len(unique) // 2, replace=False)
+    return np.isin(ids, half).astype(np.int64)
+
+
+def prodes_case(
+    samples: SampleSet, seed: int, forest: str = "Forest", pasture: str = "Pasture"
+) -> ProtocolCase:
+    """The ``prodes`` protocol case (see the module docstring); ``seed`` draws the subset and folds."""
+    lab = samples.label
+    is_defo = np.char.startswith(lab.astype(str), "Deforestation")
+    for name, mask in ((forest, lab == forest), (pasture, lab == pasture), ("Deforestation_*", is_defo)):
+        if not mask.any():
+            raise TasGenError(f"prodes protocol: no {name} samples in the file (classes {samples.classes})")
+    rng = np.random.default_rng(seed)
+    f_idx, d_idx, p_idx = (
+        np.flatnonzero(lab == forest),
+        np.flatnonzero(is_defo),
+        np.flatnonzero(lab == pasture),
+    )
+    n_defo = min(len(d_idx), int(round(0.25 * len(f_idx))))
+    idx = np.concatenate([f_idx, rng.choice(d_idx, n_defo, replace=False), p_idx])
+    static = np.where(lab[idx] == pasture, pasture, forest)
+    true = np.where(lab[idx] == pasture, pasture, np.where(lab[idx] == forest, forest, pasture))
+    monthly = monthly_means(samples.X[idx], samples.dates[idx], samples.start_date[idx])
+    row_year = samples.year[idx]
+    years = tuple(int(y) for y in np.unique(row_year))
+    yi = np.searchsorted(np.asarray(years), row_year)
+    n, b = len(idx), monthly.shape[2]
+    values = np.zeros((n, len(years), MONTHS, b), dtype=np.float32)
+    valid = np.zeros((n, len(years)), dtype=bool)
+    truth = np.full((n, len(years)), "", dtype=object)
+    values[np.arange(n), yi] = monthly
+    valid[np.arange(n), yi] = True
+    truth[np.arange(n), yi] = true
+    series = SampleSeries(values, valid, years, static.astype(str), row_year.astype(np.int64), samples.bands)
+    folds = _location_folds(samples, rng)[idx]
+    return ProtocolCase(series, truth.astype(str), folds, np.zeros(n, dtype=np.int64))
+
+
+def _nearest(lon: np.ndarray, lat: np.ndarray, i: int, candidates: np.ndarray) -> np.ndarray:
+    """``candidates`` sorted by planar distance (degrees) from row ``i``."""
+    d = (lon[candidates] - lon[i]) ** 2 + (lat[candidates] - lat[i]) ** 2
+    return candidates[np.argsort(d, kind="stable")]
+
+
+def splice_case(
+    samples: SampleSet,
+    seed: int,
+    n_samples: int = 300,
+    change_fraction: float = 0.3,
+    n_years: int = 6,
+) -> ProtocolCase:
+    """The ``splice`` protocol case (module docstring); multi-year or single-year builder by the file.
+
+    ``n_samples`` samples split over the two folds; ``n_years`` is the series length for single-year
+    files (multi-year files use all their years).
+    """
+    classes = samples.classes
+    if len(classes) < 2:
+        raise TasGenError(f"splice protocol: need at least 2 classes, file has {list(classes)}")
+    rng = np.random.default_rng(seed)
+    monthly = monthly_means(samples.X, samples.dates, samples.start_date)
+    folds_rows = _location_folds(samples, rng)
+    loc = samples.location_ids()
+    multi_year = len(samples) > 1.5 * len(np.unique(loc))
+    if multi_year:
+        years = tuple(int(y) for y in np.unique(samples.year))
+    else:
+        years = tuple(2011 + k for k in range(n_years))
+    y_count, b = len(years), monthly.shape[2]
+    values = np.zeros((n_samples, y_count, MONTHS, b), dtype=np.float32)
+    valid = np.zeros((n_samples, y_count), dtype=bool)
+    truth = np.full((n_samples, y_count), "", dtype=object)
+    static = np.empty(n_samples, dtype=object)
+    ref_year = np.zeros(n_samples, dtype=np.int64)
+    switch = np.zeros(n_samples, dtype=np.int64)
+    fold = np.arange(n_samples) % 2
+    year_pos = {y: k for k, y in enumerate(years)}
+    for s in range(n_samples):
+        rows_f = np.flatnonzero(folds_rows == fold[s])
+        base = int(rng.choice(rows_f))
+        a = samples.label[base]
+        others = [c for c in classes if c != a and np.any(samples.label[rows_f] == c)]
+        changed = bool(others) and rng.random() < change_fraction
+        b_cls = str(rng.choice(others)) if changed else a
+        if multi_year:
+            own = np.flatnonzero(loc == loc[base])
+            own_pos = {year_pos[int(samples.year[r])]: r for r in own}
+            filled = sorted(own_pos)
+            sw = filled[int(rng.integers(1, len(filled)))] if changed and len(filled) > 1 else y_count
+            if sw == y_count:
+                changed, b_cls = False, a
+            partner_rows: dict[int, int] = {}
+            if changed:
+                cand = rows_f[(samples.label[rows_f] == b_cls)]
+                for p in _nearest(samples.lon, samples.lat, base, cand):
+                    if int(samples.year[p]) == years[sw]:
+                        ploc = loc[p]
+                        partner_rows = {
+                            year_pos[int(samples.year[r])]: r for r in np.flatnonzero(loc == ploc)
+                        }
+                        break
+                if not partner_rows:
+                    changed, b_cls, sw = False, a, y_count
+            for k in range(y_count):
+                src = partner_rows.get(k) if k >= sw else own_pos.get(k)
+                if src is not None:
+                    values[s, k], valid[s, k] = monthly[src], True
+                    truth[s, k] = samples.label[src]
+            before = [k for k in filled if k < sw and valid[s, k]]
+        else:
+            sw = int(rng.integers(1, y_count)) if changed else y_count
+            same = _nearest(samples.lon, samples.lat, base, rows_f[samples.label[rows_f] == a])
+            new = _nearest(samples.lon, samples.lat, base, rows_f[samples.label[rows_f] == b_cls])
+            ref_k = int(rng.integers(0, sw))
+            order_a = [base] + [r for r in same if r != base]
+            a_iter, b_iter = iter(order_a), iter(new)
+            for k in [ref_k] + [k for k in range(y_count) if k != ref_k]:
+                src = next(a_iter, None) if k < sw else next(b_iter, None)
+                if src is not None:
+                    values[s, k], valid[s, k] = monthly[src], True
+                    truth[s, k] = samples.label[src]
+            before = [ref_k]
+        static[s] = a
+        ref_year[s] = years[int(rng.choice(before))]
+        switch[s] = years[sw] if changed else 0
+    series = SampleSeries(values, valid, years, static.astype(str), ref_year, samples.bands)
+    return ProtocolCase(series, truth.astype(str), fold, switch)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A method's output on a case, in the case's sample order."""
+
+    klass: np.ndarray  # (N, Y) str
+    changed: np.ndarray  # (N, Y) bool
+
+
+def change_year_events(
+    klass: np.ndarray, valid: np.ndarray, static: np.ndarray, ref: np.ndarray
+) -> set[tuple[int, int]]:
+    """(sample, year index) pairs where the class departs from the static class after the reference."""
+    events: set[tuple[int, int]] = set()
+    for i in range(len(klass)):
+        prev = static[i]
+        for j in range(ref[i] + 1, klass.shape[1]):
+            if not valid[i, j]:
+                continue
+            if klass[i, j] != prev:
+                events.add((i, j))
+            prev = klass[i, j]
+    return events
+
+
+def _prf(tp: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_true if n_true else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def score(case: ProtocolCase, pred: Prediction) -> dict[str, float]:
+    """Metrics over all valid sample-years: relabel OA and kappa (class vs truth), change precision,
+    recall and F1 (a positive is a sample-year whose true class differs from the static class), and
+    ``change_year_f1``: (sample, year) events where the class sequence departs after the reference
+    year, predicted vs true (exact year)."""
+    s = case.series
+    v = s.valid
+    t, k = case.truth[v], pred.klass[v]
+    true_change = (case.truth != s.static_class[:, None]) & v
+    pred_change = pred.changed & v
+    p, r, f = _prf(int((true_change & pred_change).sum()), int(pred_change.sum()), int(true_change.sum()))
+    ev_t = change_year_events(case.truth, v, s.static_class, s.reference_index)
+    ev_p = change_year_events(pred.klass, v, s.static_class, s.reference_index)
+    _, _, fy = _prf(len(ev_t & ev_p), len(ev_p), len(ev_t))
+    kappa = float(cohen_kappa_score(t, k)) if len(np.unique(np.concatenate([t, k]))) > 1 else 0.0
+    return {
+        "relabel_oa": float(np.mean(t == k)),
+        "kappa": kappa,
+        "change_precision": p,
+        "change_recall": r,
+        "change_f1": f,
+        "change_year_f1": fy,
+    }
+
+
+METRIC_KEYS: tuple[str, ...] = (
+    "relabel_oa",
+    "kappa",
+    "change_precision",
+    "change_recall",
+    "change_f1",
+    "change_year_f1",
+)
+COSINE_DEMO_THRESHOLD = 0.2  # the official ESD demo's change threshold
+
+
+def _relabel_baseline(
+    model: TasGenModel,
+    train: SampleSeries,
+    train_changed: np.ndarray,
+    test: SampleSeries,
+    changed: np.ndarray,
+    seed: int,
+) -> Prediction:
+    """Relabel a baseline's changed test years with a forest fitted on its unchanged training years."""
+    cls_tr = model.class_index(train.static_class)
+    cls_te = model.class_index(test.static_class)
+    x_tr = model.standardize(np.where(train.valid[..., None, None], train.values, 0.0))
+    x_te = model.standardize(np.where(test.valid[..., None, None], test.values, 0.0))
+    stable = train.valid & ~train_changed
+    cls_tr_ny = np.broadcast_to(cls_tr[:, None], train.valid.shape)
+    relabeler = fit_relabeler(year_features(x_tr[stable]), cls_tr_ny[stable], len(model.classes), seed, 100)
+    names = np.array(model.classes)
+    k = np.broadcast_to(cls_te[:, None], test.valid.shape).copy()
+    ch = changed & test.valid
+    if ch.any():
+        proba = relabeler.proba(year_features(x_te[ch]))
+        new, still, _ = relabel_flagged(proba, k[ch], model.config.unflag_confidence)
+        k[ch] = new
+        ch = ch.copy()
+        ch[ch] = still
+    return Prediction(np.where(test.valid, names[k], ""), ch)
+
+
+def _best_threshold(case_train: ProtocolCase, sim: np.ndarray, ref_sim: np.ndarray) -> float:
+    """Cosine threshold in [-1, 1] (step 0.02) with the best change F1 on the training fold's truth."""
+    s = case_train.series
+    true = (case_train.truth != s.static_class[:, None]) & s.valid
+    best, best_f = COSINE_DEMO_THRESHOLD, -1.0
+    for thr in np.round(np.arange(-1.0, 1.0001, 0.02), 2):
+        pred = cosine_changed(s, sim, ref_sim, float(thr)) & s.valid
+        _, _, f = _prf(int((pred & true).sum()), int(pred.sum()), int(true.sum()))
+        if f > best_f:
+            best, best_f = float(thr), f
+    return best
+
+
+def _sub(case: ProtocolCase, mask: np.ndarray) -> ProtocolCase:
+    return ProtocolCase(case.series.subset(mask), case.truth[mask], case.fold[mask], case.switch_year[mask])
+
+
+def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[str, dict[str, float]]:
+    """2-fold location cross-fit of TasGen and the baselines on ``case``; metrics per method.
+
+    Only static labels enter any fit, except the ``cosine_best`` threshold, chosen on the training
+    fold's truth (an optimistic baseline).
+    """
+    s = case.series
+    shape = s.valid.shape
+    names = ("tasgen", "static", "cosine_0.2", "cosine_best", "isolation_forest")
+    klass = {m: np.full(shape, "", dtype=object) for m in names}
+    changed = {m: np.zeros(shape, dtype=bool) for m in names}
+    for f in (0, 1):
+        te, tr = case.fold == f, case.fold != f
+        train, test = s.subset(tr), s.subset(te)
+        model = fit_tasgen(train, config, seed)
+        out = apply_tasgen(model, test, seed)
+        klass["tasgen"][te], changed["tasgen"][te] = out.klass, out.changed
+        klass["static"][te] = np.where(test.valid, test.static_class[:, None], "")
+        cm = class_mean_vectors(train, model.mean, model.std)
+        sim_tr = cosine_similarities(train, model.mean, model.std, cm)
+        ref_tr = reference_class_cosine(train, model.mean, model.std, cm)
+        sim_te = cosine_similarities(test, model.mean, model.std, cm)
+        ref_te = reference_class_cosine(test, model.mean, model.std, cm)
+        thr_best = _best_threshold(_sub(case, tr), sim_tr, ref_tr)
+        for name, thr in (("cosine_0.2", COSINE_DEMO_THRESHOLD), ("cosine_best", thr_best)):
+            ch_tr = cosine_changed(train, sim_tr, ref_tr, thr)
+            ch_te = cosine_changed(test, sim_te, ref_te, thr)
+            p = _relabel_baseline(model, train, ch_tr, test, ch_te, seed)
+            klass[name][te], changed[name][te] = p.klass, p.changed
+        forests = fit_isolation_forests(train, seed)
+        p = _relabel_baseline(
+            model,
+            train,
+            isolation_forest_changed(train, forests),
+            test,
+            isolation_forest_changed(test, forests),
+            seed,
+        )
+        klass["isolation_forest"][te], changed["isolation_forest"][te] = p.klass, p.changed
+    return {m: score(case, Prediction(klass[m].astype(str), changed[m])) for m in names}
+
+
+def _summary(runs: list[dict[str, float]]) -> dict[str, object]:
+    out: dict[str, object] = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in METRIC_KEYS}
+    out["std"] = {k: round(float(np.std([r[k] for r in runs])), 4) for k in METRIC_KEYS}
+    return out
+
+
+def evaluate_protocol(
+    samples: SampleSet, protocol: str, seeds: list[int], config: TasGenConfig, splice_samples: int = 300
+) -> dict[str, object]:
+    """Run ``protocol`` (``prodes`` or ``splice``) over ``seeds``; mean and std of every metric.
+
+    Returns a JSON-ready dict: TasGen's mean metrics at the top level (``relabel_oa``, ``kappa``,
+    ``change_precision``, ``change_recall``, ``change_f1``, ``change_year_f1``) and ``std``, then
+    ``baselines`` (same keys per baseline), then run details.
+    """
+    if protocol not in ("prodes", "splice"):
+        raise TasGenError(f"protocol must be 'prodes' or 'splice', got {protocol!r}")
+    per_method: dict[str, list[dict[str, float]]] = {}
+    n_samples = 0
+    n_changed = 0
+    for seed in seeds:
+        case = (
+            prodes_case(samples, seed) if protocol == "prodes" else splice_case(samples, seed, splice_samples)
+        )
+        n_samples = case.series.n_samples
+        n_changed = int(((case.truth != case.series.static_class[:, None]) & case.series.valid).sum())
+        for m, metrics in evaluate_case(case, config, seed).items():
+            per_method.setdefault(m, []).append(metrics)
+    result: dict[str, object] = dict(_summary(per_method.pop("tasgen")))
+    result["baselines"] = {m: _summary(runs) for m, runs in per_method.items()}
+    result["protocol"] = protocol
+    result["seeds"] = list(seeds)
+    result["n_samples"] = n_samples
+    result["n_changed_sample_years_last_seed"] = n_changed
+    return result
