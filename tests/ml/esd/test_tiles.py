@@ -87,7 +87,10 @@ def test_tile_info(utm_site: Site) -> None:
 
 
 def test_geographic_tile(mixed_site: Site) -> None:
-    info = read_tile_info(mixed_site.root / tile_filename("CO-G", 2009))
+    path = mixed_site.root / tile_filename("CO-G", 2009)
+    ok, errors, _ = cog_validate(str(path), quiet=True)
+    assert ok, errors
+    info = read_tile_info(path)
     assert info.epsg == 4326 and info.resolution == pytest.approx(0.0003)
     assert 0.5 < info.valid_fraction < 1.0  # the rotated UTM half-site inside its lon/lat box
 
