@@ -14,7 +14,7 @@ from monitoring.selectors.esd_catalog import esd_catalog_years
 from monitoring.services.pipeline.paths import analysis_dir
 from monitoring.services.pipeline.state import FINISHED
 
-ALLOWED_PARAMETERS = {"change_pair", "reference_year_offset", "seed", "tasgen", "classifier"}
+ALLOWED_PARAMETERS = {"change_pair", "year_start_month", "seed", "tasgen", "classifier"}
 MAX_YEARS = 40
 
 

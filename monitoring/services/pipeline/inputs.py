@@ -94,9 +94,7 @@ class AnalysisInputs:
             (lab.pk, lab.klass, lab.reference_date.isoformat(), lab.corrected_class) for lab in self.labels
         ]
         params = {
-            k: v
-            for k, v in self.analysis.parameters.items()
-            if k in {"tasgen", "reference_year_offset", "seed"}
+            k: v for k, v in self.analysis.parameters.items() if k in {"tasgen", "year_start_month", "seed"}
         }
         return _hash("relabel", self.labels_key, labels, self.class_names, params)
 
@@ -106,4 +104,11 @@ class AnalysisInputs:
         return _hash("classify", self.relabel_key, self.lookup_key, params)
 
     def reference_year(self, label: Label) -> int:
-        return label.reference_date.year + int(self.analysis.parameters.get("reference_year_offset", 0))
+        """The store year a label's reference date falls in.
+
+        Store years run from ``year_start_month`` (1 = calendar years; 9 = crop years Sep->Aug, named by
+        the year they end in, as the Mato Grosso demo store is encoded).
+        """
+        start = int(self.analysis.parameters.get("year_start_month", 1))
+        date = label.reference_date
+        return date.year + 1 if start > 1 and date.month >= start else date.year

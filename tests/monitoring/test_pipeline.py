@@ -1,0 +1,222 @@
+"""The whole analysis job on the real Mato Grosso demo store, through a real Celery worker on Redis + PostGIS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ml.dynamic_eval import score_dynamic
+from monitoring.models import Analysis, DynamicSample
+from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+YEARS = list(range(2007, 2014))
+DEMO_PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 60}}
+
+
+def wait_done(api, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/analyses/{pk}/").json()
+        if body["status"] in {"done", "failed", "cancelled"}:
+            return body
+        time.sleep(0.5)
+    raise AssertionError(
+        f"analysis {pk} not finished after {timeout} s: {body.get('stage')} {body.get('progress')}"
+    )
+
+
+def start_demo_analysis(api, shared_data, **overrides) -> int:  # type: ignore[no-untyped-def]
+    labels = api.post(
+        "/api/labelsets/upload/",
+        {
+            "file": SimpleUploadedFile("mt_2011_2012.csv", static_labels_csv(shared_data)),
+            "name": "MT crop year 2011-12",
+        },
+        format="multipart",
+    )
+    assert labels.status_code == 201, labels.json()
+    extent = [-55.99, -12.05, -55.91, -11.99]  # the 37 x 27 px demo raster (MODIS, 231.7 m)
+    w, s, e, n = extent
+    aoi = api.post(
+        "/api/aois/",
+        {
+            "name": "MT demo",
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        },
+        format="json",
+    )
+    assert aoi.status_code == 201, aoi.json()
+    body = {
+        "aoi": aoi.json()["id"],
+        "label_set": labels.json()["id"],
+        "start_year": 2007,
+        "end_year": 2013,
+        "parameters": DEMO_PARAMETERS,
+        **overrides,
+    }
+    created = api.post("/api/analyses/", body, format="json")
+    assert created.status_code == 201, created.json()
+    return created.json()["id"]
+
+
+def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+    pk = start_demo_analysis(api, shared_data)
+    body = wait_done(api, pk)
+    assert body["status"] == "done", body["error_message"]
+    assert body["progress"] == 100
+    kinds = [(p["kind"], p["year"]) for p in body["products"]]
+    assert sorted(y for k, y in kinds if k == "landcover") == YEARS
+    for kind in ("change_last_year", "change_count", "change_from_to"):
+        assert any(k == kind for k, _ in kinds)
+    assert sum(k == "similarity" for k, _ in kinds) == len(YEARS) - 1
+    stats = body["stats"]
+    assert [row for row in stats["areas"]["years"]] == YEARS
+    assert all(total > 0 for total in stats["areas"]["total_ha"])
+    assert 0.0 <= stats["accuracy"]["oa"] <= 1.0 and "kappa" in stats["accuracy"]
+    assert set(body["timings"]) >= {"lookup", "relabel", "classify", "change", "finalize"}
+
+    # dynamic samples: one per label and year with data, no duplicates
+    samples = DynamicSample.objects.filter(analysis_id=pk)
+    n_labels = len(static_labels_csv(shared_data).splitlines()) - 1
+    assert samples.values("label", "year").distinct().count() == samples.count() >= n_labels * 6
+    # downloads
+    geojson = json.loads(b"".join(api.get(f"/api/analyses/{pk}/samples/?fmt=geojson").streaming_content))
+    assert len(geojson["features"]) == samples.count()
+    rows = list(
+        csv.DictReader(
+            io.StringIO(b"".join(api.get(f"/api/analyses/{pk}/samples/?fmt=csv").streaming_content).decode())
+        )
+    )
+    assert {
+        "static_class",
+        "year",
+        "dynamic_class",
+        "changed",
+        "anomaly_score",
+        "confidence",
+        "top_bands",
+        "top_months",
+    } <= set(rows[0])
+    gpkg = b"".join(api.get(f"/api/analyses/{pk}/samples/?fmt=gpkg").streaming_content)
+    assert gpkg[:16] == b"SQLite format 3\x00"
+    cog = api.get(body["products"][0]["download"])
+    assert cog.status_code == 200 and b"".join(cog.streaming_content)[:4] in (b"II*\x00", b"II+\x00")
+    assert b"hectares" in b"".join(api.get(f"/api/analyses/{pk}/stats/?fmt=csv").streaming_content)
+    print("MT demo analysis timings:", json.dumps(body["timings"]))
+    pixel = api.get(f"/api/analyses/{pk}/pixel/?lon=-55.95&lat=-12.02").json()
+    assert [y["year"] for y in pixel["years"]] == YEARS and pixel["years"][0]["class"] is not None
+
+    # another user sees none of it
+    for url in [
+        f"/api/analyses/{pk}/",
+        f"/api/analyses/{pk}/samples/",
+        f"/api/analyses/{pk}/stats/",
+        body["products"][0]["download"],
+        f"/api/analyses/{pk}/pixel/?lon=-55.95&lat=-12.02",
+    ]:
+        assert other_api.get(url).status_code == 404, url
+
+    # score the dynamic labels against the real labels of the other crop years
+    truth_frame = mt_points(shared_data)
+    static = {r.loc: r.group for r in truth_frame[truth_frame["year"] == 2012].itertuples()}
+    truth = {
+        (r.loc, r.year): r.group
+        for r in truth_frame[truth_frame["year"] != 2012].itertuples()
+        if r.loc in static
+    }
+    pred = {}
+    for s in samples.select_related("label"):
+        pred[(loc_key(s.label.geometry.x, s.label.geometry.y), s.year)] = s.dynamic_class
+    copy = {key: static[key[0]] for key in truth if key in pred}  # same location-years as ours
+    ours, baseline = score_dynamic(pred, truth, static), score_dynamic(copy, truth, static)
+    print(
+        "MT dynamic labels vs truth:",
+        json.dumps({"tasgen": ours.as_dict(), "static_copy": baseline.as_dict()}),
+    )
+    assert ours.n == baseline.n > 200  # location-years with data in the store and a real label
+
+
+def test_cancel_stops_and_marks_cancelled(api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+    pk = start_demo_analysis(api, shared_data, parameters={**DEMO_PARAMETERS, "tasgen": {"epochs": 400}})
+    deadline = time.monotonic() + 120
+    while Analysis.objects.get(pk=pk).stage in ("queued", "lookup") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    response = api.post(f"/api/analyses/{pk}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    time.sleep(3)
+    analysis = Analysis.objects.get(pk=pk)
+    assert analysis.status == "cancelled" and analysis.progress < 100
+    assert api.post(f"/api/analyses/{pk}/cancel/").status_code == 409
+
+
+def test_rerun_reuses_finished_stages(api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+    first = wait_done(api, start_demo_analysis(api, shared_data))
+    assert first["status"] == "done", first["error_message"]
+    analysis = Analysis.objects.get(pk=first["id"])
+    again = api.post(
+        "/api/analyses/",
+        {
+            "aoi": analysis.aoi_id,
+            "label_set": analysis.label_set_id,
+            "start_year": 2007,
+            "end_year": 2013,
+            "parameters": DEMO_PARAMETERS,
+        },
+        format="json",
+    )
+    second = wait_done(api, again.json()["id"])
+    assert second["status"] == "done", second["error_message"]
+    assert set(second["timings"].get("reused", [])) >= {"lookup", "relabel", "classify"}
+    assert second["stats"]["areas"] == first["stats"]["areas"]
+    a = list(
+        DynamicSample.objects.filter(analysis_id=first["id"])
+        .values_list("label__row", "year", "dynamic_class")
+        .order_by("label__row", "year")
+    )
+    b = list(
+        DynamicSample.objects.filter(analysis_id=second["id"])
+        .values_list("label__row", "year", "dynamic_class")
+        .order_by("label__row", "year")
+    )
+    assert a == b
+
+
+def test_bad_analysis_requests(api, other_api, demo_store, shared_data) -> None:  # type: ignore[no-untyped-def]
+    labels = api.post(
+        "/api/labelsets/upload/",
+        {"file": SimpleUploadedFile("l.csv", static_labels_csv(shared_data))},
+        format="multipart",
+    ).json()
+    geometry = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-55.99, -12.05], [-55.91, -12.05], [-55.91, -11.99], [-55.99, -11.99], [-55.99, -12.05]]
+        ],
+    }
+    aoi = api.post("/api/aois/", {"name": "a", "geometry": geometry}, format="json").json()
+    no_years = api.post(
+        "/api/analyses/",
+        {"aoi": aoi["id"], "label_set": labels["id"], "start_year": 1990, "end_year": 1995},
+        format="json",
+    )
+    assert no_years.status_code == 400 and "no tiles" in no_years.json()["detail"]
+    reversed_years = api.post(
+        "/api/analyses/",
+        {"aoi": aoi["id"], "label_set": labels["id"], "start_year": 2013, "end_year": 2007},
+        format="json",
+    )
+    assert reversed_years.status_code == 400
+    foreign = other_api.post(
+        "/api/analyses/",
+        {"aoi": aoi["id"], "label_set": labels["id"], "start_year": 2007, "end_year": 2013},
+        format="json",
+    )
+    assert foreign.status_code == 404
+    assert Analysis.objects.count() == 0
