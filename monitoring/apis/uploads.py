@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework.request import Request
 
 from monitoring.errors import ApplicationError
+from monitoring.parsers.table import human_size
 
 
 def read_upload(request: Request, field: str = "file") -> tuple[str, bytes]:
@@ -13,9 +14,14 @@ def read_upload(request: Request, field: str = "file") -> tuple[str, bytes]:
     upload = request.FILES.get(field)
     if upload is None:
         raise ApplicationError(f"no file uploaded: send it as multipart field '{field}'")
+    name = upload.name or "upload"
+    if upload.size == 0:  # before the serializer's FileField, which would answer a field error instead
+        raise ApplicationError(f"{name} is empty (0 bytes); upload a file that contains features.")
     limit = settings.ESD_UPLOAD_MAX_BYTES
     if upload.size > limit:
         raise ApplicationError(
-            f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB", status=413
+            f"{name} is {human_size(upload.size)}, larger than the upload limit of {human_size(limit)}; "
+            "split it into smaller files or simplify the geometries.",
+            status=413,
         )
-    return upload.name or "upload", upload.read()
+    return name, upload.read()
