@@ -2,8 +2,9 @@
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
 
-from monitoring.apis import analyses, aois, labels
+from monitoring.apis import analyses, aois, explore, labels, tiles
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -30,5 +31,29 @@ urlpatterns = [
         "analyses/<int:pk>/products/<int:product_pk>/download",
         analyses.ProductDownloadApi.as_view(),
         name="product-download",
+    ),
+    path("token/", obtain_auth_token, name="api-token"),
+    path(
+        "analyses/<int:pk>/products/<int:product_pk>/tiles/<int:z>/<int:x>/<int:y>.png",
+        tiles.ProductTileApi.as_view(),
+        name="product-tile",
+    ),
+    path("analyses/<int:pk>/legends/", explore.AnalysisLegendsApi.as_view(), name="analysis-legends"),
+    path("analyses/<int:pk>/similar/", explore.SimilarPixelsApi.as_view(), name="analysis-similar"),
+    path(
+        "analyses/<int:pk>/similar/<str:token>/tiles/<int:z>/<int:x>/<int:y>.png",
+        tiles.SimilarTileApi.as_view(),
+        name="similar-tile",
+    ),
+    path(
+        "analyses/<int:pk>/export.html",
+        explore.AnalysisHtmlExportApi.as_view(),
+        name="analysis-export-html",
+    ),
+    path("esd/coverage/", explore.EsdCoverageApi.as_view(), name="esd-coverage"),
+    path(
+        "esd/preview/<int:year>/tiles/<int:z>/<int:x>/<int:y>.png",
+        tiles.EsdPreviewTileApi.as_view(),
+        name="esd-preview-tile",
     ),
 ]

@@ -1,0 +1,113 @@
+"""Map tile endpoints: XYZ PNG tiles of map products, of similar-pixel rasters and of the ESD store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from monitoring.errors import ApplicationError
+from monitoring.selectors.objects import analysis_get, product_get
+from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_cog_path
+from monitoring.tiles import (
+    TileNotFound,
+    TileStyle,
+    check_tile,
+    esd_preview_etag,
+    file_etag,
+    product_etag,
+    render_esd_preview_tile,
+    render_product_tile,
+    render_threshold_tile,
+)
+
+CACHE_CONTROL = "private, max-age=3600"
+
+
+class PngRenderer(BaseRenderer):
+    """Lets ``Accept: image/png`` requests through content negotiation (tiles are ``HttpResponse``)."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:  # type: ignore[no-untyped-def]
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+def tile_response(request: Request, etag: str, draw: Callable[[], bytes]) -> HttpResponse:
+    """200 with the PNG from ``draw()`` (or 304 when the client holds ``etag``), with cache headers."""
+    if etag in {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(draw(), content_type="image/png")
+    response["Cache-Control"] = CACHE_CONTROL
+    response["ETag"] = etag
+    return response
+
+
+class TileApi(APIView):
+    renderer_classes = [JSONRenderer, PngRenderer]
+
+
+class ProductTileApi(TileApi):
+    """GET one 256 x 256 PNG (Web Mercator XYZ) of a map product, in its server-side colour map.
+
+    Transparent where nodata; 404 for tiles outside the product, and for other users' analyses.
+    """
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, pk: int, product_pk: int, z: int, x: int, y: int) -> HttpResponse:
+        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)
+        check_tile(z, x, y)
+        return tile_response(
+            request, product_etag(product, z, x, y), lambda: render_product_tile(product, z, x, y)
+        )
+
+
+class SimilarTileApi(TileApi):
+    """GET one PNG tile of a similar-pixels raster; pixels below ``threshold`` are transparent."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("threshold", float, description="in [-1, 1]; default 0.8")],
+        responses={(200, "image/png"): bytes},
+    )
+    def get(self, request: Request, pk: int, token: str, z: int, x: int, y: int) -> HttpResponse:
+        from ml.maps import similarity_colormap
+
+        analysis = analysis_get(user=request.user, pk=pk)
+        path = similar_cog_path(analysis.pk, token)
+        if not path.is_file():
+            raise TileNotFound("no such similarity raster: ask /similar/ first")
+        try:
+            threshold = float(request.query_params.get("threshold", DEFAULT_THRESHOLD))
+        except ValueError as exc:
+            raise ApplicationError("threshold must be a number in [-1, 1]") from exc
+        if not -1.0 <= threshold <= 1.0:
+            raise ApplicationError("threshold must be a number in [-1, 1]")
+        check_tile(z, x, y)
+        style = TileStyle(colormap=similarity_colormap(), rescale=(0.0, 1.0))
+        return tile_response(
+            request,
+            file_etag(path, "similar", threshold, z, x, y),
+            lambda: render_threshold_tile(path, z, x, y, threshold, style),
+        )
+
+
+class EsdPreviewTileApi(TileApi):
+    """GET one PNG tile of the ESD store itself for ``year``: RGB = mean of code dims 0, 1, 2 over months.
+
+    Any logged-in user; 404 where no store tile of that year covers the tile (or below zoom 6).
+    """
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, year: int, z: int, x: int, y: int) -> HttpResponse:
+        check_tile(z, x, y)
+        return tile_response(
+            request, esd_preview_etag(year, z, x, y), lambda: render_esd_preview_tile(year, z, x, y)
+        )

@@ -1,0 +1,193 @@
+"""XYZ map tiles (256 x 256 PNG, Web Mercator) of the analysis COGs and of the ESD store, with rio-tiler.
+
+Colour maps never come from the request: a product's tile is coloured by the named map stored on the
+product (``MapProduct.colormap``, built by :func:`ml.maps.named_colormap` with the label set's colours
+and the analysis years). Pixels that are nodata (or masked) are transparent. A tile that does not touch
+the raster raises :class:`TileNotFound` (the API answers 404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import morecantile
+import numpy as np
+from django.conf import settings
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
+from rio_tiler.utils import render as render_array
+
+from ml.errors import MLError
+from ml.maps import ColorMap, named_colormap
+from monitoring.errors import ApplicationError
+from monitoring.models import Analysis, EsdTile, MapProduct
+from monitoring.selectors.esd_catalog import esd_store_for_area
+
+TILE_SIZE: Final[int] = 256  # pixels per tile side
+MAX_ZOOM: Final[int] = 24  # deeper tiles are refused (404)
+PREVIEW_MIN_ZOOM: Final[int] = 6  # the store preview reads the tiles themselves: not below this zoom
+PREVIEW_MAX_PIXEL_YEARS: Final[int] = 4 * TILE_SIZE * TILE_SIZE  # one year of one (buffered) tile
+WEB_MERCATOR: Final = morecantile.tms.get("WebMercatorQuad")
+RENDER_VERSION: Final[str] = "1"  # part of every ETag: bump when the rendering changes
+VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {"similarity": (0.0, 1.0)}  # float maps -> 0..255
+
+
+class TileNotFound(ApplicationError):
+    """No data for this tile (outside the raster, zoom out of range, no store tile): HTTP 404."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+@dataclass(frozen=True)
+class TileStyle:
+    """How a single-band raster becomes colours: a colour map, and the value range mapped to 0..255."""
+
+    colormap: ColorMap | None  # value -> RGBA; None for RGB(A) rasters
+    rescale: tuple[float, float] | None = None  # (min, max) mapped linearly to 0..255 before the map
+    indexes: tuple[int, ...] = (1,)  # bands read from the COG
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """Raise :class:`TileNotFound` unless ``(z, x, y)`` is a valid XYZ tile with ``z <= MAX_ZOOM``."""
+    if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise TileNotFound(f"tile {z}/{x}/{y} does not exist (zoom 0..{MAX_ZOOM})")
+
+
+def product_style(product: MapProduct) -> TileStyle:
+    """The colours of ``product``: its named colour map with the label set's colours and the analysis years."""
+    if product.colormap == "rgb":
+        return TileStyle(colormap=None, indexes=(1, 2, 3))
+    analysis: Analysis = product.analysis
+    classes = analysis.label_set.classes
+    years = analysis.years
+    if product.colormap == "years" and len(years) > 1:
+        years = years[1:]  # the first year is never a change year: same ramp as ml.maps.legend("years")
+    try:
+        cmap = named_colormap(
+            product.colormap,
+            colors=[c["color"] for c in classes] or None,
+            class_names=[c["name"] for c in classes] or None,
+            years=years,
+        )
+    except MLError as exc:
+        raise ApplicationError(f"product {product.pk} cannot be drawn: {exc}", status=500) from exc
+    return TileStyle(colormap=cmap, rescale=VALUE_RESCALE.get(product.colormap))
+
+
+def product_path(product: MapProduct) -> Path:
+    """The product's COG on disk (inside MEDIA_ROOT); :class:`TileNotFound` when it is missing."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / product.path).resolve()
+    if root not in path.parents or not path.is_file():
+        raise TileNotFound(f"the file of map product {product.pk} is missing")
+    return path
+
+
+def file_etag(path: Path, *parts: object) -> str:
+    """A strong ETag of a file's identity (size, mtime) plus ``parts`` (tile address, style)."""
+    st = path.stat()
+    text = "|".join(str(p) for p in (RENDER_VERSION, path, st.st_size, st.st_mtime_ns, *parts))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def product_etag(product: MapProduct, z: int, x: int, y: int) -> str:
+    """ETag of one tile of ``product`` (changes when the COG is rewritten or the class colours change)."""
+    colors = [c.get("color") for c in product.analysis.label_set.classes]
+    return file_etag(product_path(product), product.colormap, colors, z, x, y)
+
+
+def read_tile(path: Path, z: int, x: int, y: int, indexes: tuple[int, ...] = (1,)) -> ImageData:
+    """The ``(z, x, y)`` tile of the COG at ``path``, ``TILE_SIZE`` square, masked where nodata."""
+    check_tile(z, x, y)
+    try:
+        with Reader(str(path)) as cog:
+            return cog.tile(x, y, z, tilesize=TILE_SIZE, indexes=indexes)
+    except TileOutsideBounds as exc:
+        raise TileNotFound(f"tile {z}/{x}/{y} is outside the raster") from exc
+
+
+def render(img: ImageData, style: TileStyle) -> bytes:
+    """PNG bytes (RGBA) of ``img`` drawn with ``style``; masked pixels are transparent."""
+    if style.rescale is not None:
+        data = np.ma.getdata(img.array)
+        finite = np.isfinite(data)
+        mask = np.ma.getmaskarray(img.array) | ~finite
+        img.array = np.ma.MaskedArray(np.where(finite, data, 0), mask=mask)  # NaN nodata -> masked 0
+        img = img.rescale(in_range=(style.rescale,))
+    return img.render(img_format="PNG", colormap=style.colormap, add_mask=True)
+
+
+def render_product_tile(product: MapProduct, z: int, x: int, y: int) -> bytes:
+    """The PNG of tile ``(z, x, y)`` of a map product, in its server-side colours."""
+    style = product_style(product)
+    return render(read_tile(product_path(product), z, x, y, style.indexes), style)
+
+
+def render_threshold_tile(path: Path, z: int, x: int, y: int, threshold: float, style: TileStyle) -> bytes:
+    """PNG of a float COG tile with pixels below ``threshold`` (and nodata) transparent."""
+    img = read_tile(path, z, x, y)
+    data = np.ma.getdata(img.array)
+    mask = np.ma.getmaskarray(img.array) | ~np.isfinite(data) | (data < threshold)
+    img.array = np.ma.MaskedArray(data, mask=mask)
+    return render(img, style)
+
+
+def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of an XYZ tile in degrees."""
+    b = WEB_MERCATOR.bounds(morecantile.Tile(x, y, z))
+    return (b.left, b.bottom, b.right, b.top)
+
+
+def esd_preview_etag(year: int, z: int, x: int, y: int) -> str:
+    """ETag of a store preview tile: changes when the catalog rows of that year change."""
+    rows = EsdTile.objects.filter(year=year).order_by("uri").values_list("uri", "fingerprint")
+    digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()[:16]
+    return (
+        '"'
+        + hashlib.sha256(f"{RENDER_VERSION}|esd|{digest}|{year}|{z}|{x}|{y}".encode()).hexdigest()[:32]
+        + '"'
+    )
+
+
+def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
+    """PNG (RGBA) of the ESD store itself for ``year``: RGB = mean over months of code dims 0, 1, 2.
+
+    Reads the catalog tiles that touch the XYZ tile, on the XYZ tile's own Web Mercator grid (nearest
+    resampling of the FSQ indices), and draws :func:`ml.change.esd_preview_rgb`; pixels without data
+    are transparent. :class:`TileNotFound` when no store tile of ``year`` covers it, or below
+    :data:`PREVIEW_MIN_ZOOM` (a low-zoom tile would read whole store tiles).
+    """
+    from ml.change import esd_preview_rgb
+
+    check_tile(z, x, y)
+    if z < PREVIEW_MIN_ZOOM:
+        raise TileNotFound(f"the ESD preview starts at zoom {PREVIEW_MIN_ZOOM}; zoom in")
+    store = esd_store_for_area(area=tile_lonlat_bounds(z, x, y), years=[year])
+    if not store.tiles:
+        raise TileNotFound(f"no ESD tile of {year} covers tile {z}/{x}/{y}")
+    b = WEB_MERCATOR.xy_bounds(morecantile.Tile(x, y, z))
+    res = (b.right - b.left) / TILE_SIZE
+    try:
+        window = store.read_window(
+            (b.left, b.bottom, b.right, b.top),
+            "EPSG:3857",
+            [year],
+            resolution=res,
+            max_pixel_years=PREVIEW_MAX_PIXEL_YEARS,
+        )
+    except MLError as exc:
+        raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}: {exc}") from exc
+    if not window.valid.any():
+        raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}")
+    rgba = esd_preview_rgb(window.embeddings[0], window.valid[0])[:, :TILE_SIZE, :TILE_SIZE]
+    return png_rgba(rgba)
+
+
+def png_rgba(rgba: np.ndarray) -> bytes:
+    """PNG bytes of a ``(4, H, W)`` uint8 RGBA array."""
+    return render_array(rgba[:3], mask=rgba[3], img_format="PNG")

@@ -1,0 +1,154 @@
+"""XYZ tiles of a real Mato Grosso demo analysis, of the ESD store preview; coverage and legends."""
+
+from __future__ import annotations
+
+import io
+
+import morecantile
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from monitoring.models import Analysis, EsdTile
+from monitoring.services.pipeline import runner, state
+from tests.monitoring.mato_grosso import static_labels_csv
+
+pytestmark = pytest.mark.django_db
+YEARS = list(range(2007, 2014))
+DEMO_EXTENT = (-55.99, -12.05, -55.91, -11.99)  # the 37 x 27 px demo raster (MODIS, 231.7 m)
+PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 20}}  # few epochs: the maps, not their accuracy
+STEPS = {
+    "analysis.start": runner.start,
+    "analysis.lookup_window": runner.lookup_window,
+    "analysis.relabel": runner.run_relabel,
+    "analysis.classify_prepare": runner.classify_prepare,
+    "analysis.classify_window": runner.classify_window,
+    "analysis.change": runner.run_change,
+    "analysis.finalize": runner.run_finalize,
+}
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+def run_demo_analysis(api, shared_data, monkeypatch) -> int:  # type: ignore[no-untyped-def]
+    """Upload the real MT labels and the demo AOI through the API, then run the pipeline stages in this
+    process (the tasks the workers would run, in their order); returns the finished analysis id."""
+    labels = api.post(
+        "/api/labelsets/upload/",
+        {"file": SimpleUploadedFile("mt.csv", static_labels_csv(shared_data)), "name": "MT"},
+        format="multipart",
+    )
+    assert labels.status_code == 201, labels.json()
+    w, s, e, n = DEMO_EXTENT
+    aoi = api.post(
+        "/api/aois/",
+        {
+            "name": "MT",
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        },
+        format="json",
+    )
+    assert aoi.status_code == 201, aoi.json()
+    queue: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(state, "enqueue", lambda name, *args: queue.append((name, args)))
+    created = api.post(
+        "/api/analyses/",
+        {
+            "aoi": aoi.json()["id"],
+            "label_set": labels.json()["id"],
+            "start_year": YEARS[0],
+            "end_year": YEARS[-1],
+            "parameters": PARAMETERS,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    queue.append(("analysis.start", (pk,)))
+    while queue:
+        name, args = queue.pop(0)
+        STEPS[name](*args)
+    analysis = Analysis.objects.get(pk=pk)
+    assert analysis.status == Analysis.Status.DONE, analysis.error_message
+    return pk
+
+
+def tile_over(lon: float, lat: float, zoom: int) -> tuple[int, int, int]:
+    t = TMS.tile(lon, lat, zoom)
+    return t.z, t.x, t.y
+
+
+def png_rgba(content: bytes) -> np.ndarray:
+    """(256, 256, 4) uint8 of a PNG tile."""
+    img = Image.open(io.BytesIO(content))
+    assert img.format == "PNG" and img.size == (256, 256)
+    return np.asarray(img.convert("RGBA"))
+
+
+def opaque_colors(rgba: np.ndarray) -> set[str]:
+    px = rgba[rgba[..., 3] == 255][:, :3]
+    return {"#" + bytes(int(c) for c in p).hex() for p in np.unique(px, axis=0)}
+
+
+def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pk = run_demo_analysis(api, shared_data, monkeypatch)
+    body = api.get(f"/api/analyses/{pk}/").json()
+    class_colors = {c["color"] for c in body["classes"]}
+    products = {(p["kind"], p["year"]): p for p in body["products"]}
+    z, x, y = tile_over(-55.95, -12.02, 12)  # one tile holding much of the AOI and land around it
+
+    # land cover: a PNG in the label set's colours, transparent outside the data
+    url = products[("landcover", 2012)]["tiles"].format(z=z, x=x, y=y)
+    response = api.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, max-age=3600" and response["ETag"].startswith('"')
+    rgba = png_rgba(response.content)
+    opaque = rgba[..., 3] == 255
+    assert 0.05 < opaque.mean() < 0.95  # the AOI inside the tile, nothing around it
+    assert set(np.unique(rgba[..., 3])) <= {0, 255}
+    colors = opaque_colors(rgba)
+    assert colors <= class_colors and len(colors) >= 2, (colors, class_colors)
+    assert api.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+    # every product kind draws; outside the data, at absurd zooms and for other users: 404
+    for (kind, year), product in products.items():
+        r = api.get(product["tiles"].format(z=z, x=x, y=y))
+        assert r.status_code == 200, (kind, year, r.content[:200])
+        assert (png_rgba(r.content)[..., 3] > 0).any(), (kind, year)
+    far = tile_over(10.0, 45.0, 14)
+    assert (
+        api.get(products[("landcover", 2012)]["tiles"].format(z=far[0], x=far[1], y=far[2])).status_code
+        == 404
+    )
+    assert api.get(products[("landcover", 2012)]["tiles"].format(z=30, x=0, y=0)).status_code == 404
+    assert other_api.get(url).status_code == 404
+
+    # change-year map: colours are the legend's
+    legends = api.get(f"/api/analyses/{pk}/legends/").json()
+    years_url = products[("change_last_year", 0)]["tiles"].format(z=z, x=x, y=y)
+    year_colors = opaque_colors(png_rgba(api.get(years_url).content))
+    assert year_colors <= {e["color"] for e in legends["change_last_year"]}
+
+    # legends from the named colour maps, with the label set's classes
+    assert [(e["label"], e["color"]) for e in legends["landcover"]] == [
+        (c["name"], c["color"]) for c in body["classes"]
+    ]
+    assert [e["value"] for e in legends["change_last_year"]] == YEARS[1:]
+    assert set(legends) == {"landcover", "change_last_year", "change_count", "change_from_to", "similarity"}
+    assert other_api.get(f"/api/analyses/{pk}/legends/").status_code == 404
+
+    # ESD preview of the store itself: any user, non-empty over the demo raster, 404 elsewhere
+    preview = other_api.get(f"/api/esd/preview/2012/tiles/{z}/{x}/{y}.png")
+    assert preview.status_code == 200 and preview["Cache-Control"] == "private, max-age=3600"
+    prgba = png_rgba(preview.content)
+    assert (prgba[..., 3] == 255).mean() > 0.05 and prgba[..., :3][prgba[..., 3] == 255].std() > 5
+    assert api.get(f"/api/esd/preview/2012/tiles/{far[0]}/{far[1]}/{far[2]}.png").status_code == 404
+    assert api.get(f"/api/esd/preview/1990/tiles/{z}/{x}/{y}.png").status_code == 404
+
+    # coverage of the store
+    coverage = api.get("/api/esd/coverage/").json()
+    assert coverage["years"] == YEARS
+    w, s, e, n = coverage["bounds"]
+    assert w < -55.95 < e and s < -12.02 < n
+    assert len(coverage["footprints"]["features"]) == EsdTile.objects.count()
+    assert {f["properties"]["year"] for f in coverage["footprints"]["features"]} == set(YEARS)
