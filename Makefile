@@ -22,6 +22,7 @@ $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install torch==2.13.0
+	$(PIP) install --no-cache-dir --build-constraint .ci/build-constraints.txt --no-binary pyproj "pyproj>=3.6,<3.7"
 	$(PIP) install -r requirements.txt
 	touch $@
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages ESD Monitor needs. Usage: install-system.sh base|test
-#   base: GDAL, GEOS, PROJ, SpatiaLite (+ SQLite headers to build pysqlite3)
+#   base: GDAL, GEOS, PROJ, SpatiaLite, and their headers: pysqlite3, rasterio, pyproj, pyogrio and
+#         shapely are built against these system libraries (one copy of each in the process)
 #   test: base + PostGIS for the local PostgreSQL 15 + Chromium and its driver for browser tests
 set -euo pipefail
 what="${1:-base}"
-pkgs=(gdal-bin libgeos-c1v5 proj-bin libsqlite3-mod-spatialite libsqlite3-dev)
+pkgs=(gdal-bin libgdal-dev libgeos-c1v5 libgeos-dev proj-bin libproj-dev libsqlite3-mod-spatialite libsqlite3-dev)
 if [ "$what" = "test" ]; then
   pg_major=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
   pkgs+=("postgresql-${pg_major:-15}-postgis-3" chromium chromium-driver)
