@@ -17,7 +17,10 @@ from tests.monitoring.mato_grosso import static_labels_csv
 pytestmark = pytest.mark.django_db
 YEARS = list(range(2007, 2014))
 DEMO_EXTENT = (-55.99, -12.05, -55.91, -11.99)  # the 37 x 27 px demo raster (MODIS, 231.7 m)
-PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 20}}  # few epochs: the maps, not their accuracy
+PARAMETERS = {  # a quick TasGen: these tests check the maps, not the dynamic labels
+    "year_start_month": 9,
+    "tasgen": {"epochs": 5, "rounds": 1, "rf_trees": 20, "gibbs_max": 0},
+}
 STEPS = {
     "analysis.start": runner.start,
     "analysis.lookup_window": runner.lookup_window,
