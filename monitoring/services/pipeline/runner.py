@@ -97,3 +97,28 @@ def run_change(analysis_id: int) -> None:
 
 def run_finalize(analysis_id: int) -> None:
     _guarded(analysis_id, "finalize", finalize.finalize)
+
+
+STEPS: dict[str, Callable[..., None]] = {
+    "analysis.start": start,
+    "analysis.lookup_window": lookup_window,
+    "analysis.relabel": run_relabel,
+    "analysis.classify_prepare": classify_prepare,
+    "analysis.classify_window": classify_window,
+    "analysis.change": run_change,
+    "analysis.finalize": run_finalize,
+}
+
+
+def run_inline(analysis_id: int) -> Analysis:
+    """Run a whole analysis in this process, no broker (demo loading, scripts); returns it finished."""
+    pending: list[tuple[str, tuple[object, ...]]] = [("analysis.start", (analysis_id,))]
+    original = state.enqueue
+    state.enqueue = lambda name, *args: pending.append((name, args))  # type: ignore[assignment]
+    try:
+        while pending:
+            name, args = pending.pop(0)
+            STEPS[name](*args)
+    finally:
+        state.enqueue = original  # type: ignore[assignment]
+    return Analysis.objects.get(pk=analysis_id)
