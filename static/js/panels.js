@@ -1,0 +1,527 @@
+// Side panels: tabs, Data (AOIs, label sets, uploads), Run (start, progress, cancel) and Results.
+
+import { api, ApiError, esc, fmt } from "./api.js";
+import { stackedBars, legendItems, legendRamp } from "./charts.js";
+
+export const STAGES = ["queued", "lookup", "relabel", "classify", "change", "finalize", "done"];
+const STAGE_NAMES = {
+  queued: "Queued", lookup: "Reading embeddings", relabel: "Relabelling samples (TasGen)",
+  classify: "Classifying every pixel", change: "Change maps", finalize: "Statistics and files", done: "Done",
+};
+const LAYER_NAMES = {
+  landcover: "Land cover", change_last_year: "Year of last change", change_count: "Number of changes",
+  change_from_to: "From → to", similarity: "Similarity to previous year", esd_preview: "ESD preview",
+};
+
+export const $ = (id) => document.getElementById(id);
+
+/** Show a short message over the map. */
+export function toast(text, isError = false) {
+  const t = $("toast");
+  t.textContent = text;
+  t.classList.toggle("err", isError);
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 6000 : 3000);
+}
+
+/** Tabs with arrow-key navigation (WAI-ARIA tabs pattern). */
+export function initTabs() {
+  const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !on;
+    }
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (e) => {
+      const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+      if (d) { const next = tabs[(i + d + tabs.length) % tabs.length]; select(next); next.focus(); }
+    });
+  });
+  return (name) => select($(`tab-${name}`));
+}
+
+/* ---------------------------------------------------------------- Data */
+
+function reportHtml(report, what) {
+  const rejected = report.rejected || [];
+  let html = `<div class="ok">✔ ${esc(what)}: <b>${report.accepted ?? ""}</b> accepted${rejected.length ? `, <b>${rejected.length}</b> rejected` : ""}.</div>`;
+  if (report.classes && report.classes.length) {
+    html += `<p class="hint">Classes: ${report.classes.map((c) => (typeof c === "string" ? esc(c) : `<span class="swatch" style="background:${esc(c.color)}"></span> ${esc(c.name)}`)).join(", ")}</p>`;
+  }
+  if (report.warnings && report.warnings.length) html += `<ul class="warnings">${report.warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>`;
+  html += rejectedTable(rejected);
+  return html;
+}
+
+function rejectedTable(rejected) {
+  if (!rejected || !rejected.length) return "";
+  return `<div class="rejected"><table><thead><tr><th>Row</th><th>Why it was rejected</th></tr></thead><tbody>${rejected
+    .slice(0, 200).map((r) => `<tr><td>${esc(r.row)}</td><td>${esc(r.reason)}</td></tr>`).join("")}</tbody></table></div>`;
+}
+
+function errorHtml(err) {
+  const body = err instanceof ApiError ? err.body : null;
+  return `<div class="error" role="alert"><b>Upload rejected:</b> ${esc(err.message)}</div>${rejectedTable(body && body.rejected)}`;
+}
+
+export class DataPanel {
+  constructor(app) {
+    this.app = app;
+    this.pending = null;
+    $("aoi-upload").addEventListener("submit", (e) => { e.preventDefault(); this.uploadAoi(); });
+    $("labels-upload").addEventListener("submit", (e) => { e.preventDefault(); this.uploadLabels(); });
+    $("aoi-pending").addEventListener("submit", (e) => { e.preventDefault(); this.savePending(); });
+    $("aoi-discard").addEventListener("click", () => this.discardPending());
+    const map = app.map.map;
+    map.on("draw:created", (e) => this.onDrawn(e.layer));
+    map.on("draw:edited", (e) => this.onEdited(e.layers));
+    map.on("draw:deleted", (e) => this.onDeleted(e.layers));
+    this.loadTemplates();
+  }
+
+  async loadTemplates() {
+    try {
+      const names = await api("/api/templates/");
+      $("template-links").innerHTML = names.map((n) => `<a href="/api/templates/${encodeURIComponent(n)}" download>${esc(n)}</a>`).join(" ");
+      $("template-links").classList.remove("muted");
+    } catch (err) {
+      $("template-links").textContent = `unavailable (${err.message})`;
+    }
+  }
+
+  async refreshAois() {
+    const fc = await api("/api/aois/");
+    this.app.state.aois = fc.features;
+    this.app.map.setAois(fc);
+    const list = $("aoi-list");
+    list.innerHTML = fc.features.length ? "" : '<li class="empty">No areas yet: draw one on the map.</li>';
+    for (const f of fc.features) {
+      const li = document.createElement("li");
+      li.innerHTML = `<span class="name">${esc(f.properties.name)}</span><span class="meta">${fmt(f.properties.area_km2)} km²</span>
+        <button type="button" class="icon" data-act="zoom" aria-label="Zoom to ${esc(f.properties.name)}" title="Zoom to">Zoom</button>
+        <button type="button" class="icon" data-act="rename" aria-label="Rename ${esc(f.properties.name)}" title="Rename">Rename</button>
+        <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(f.properties.name)}" title="Delete">Delete</button>`;
+      li.querySelector('[data-act="zoom"]').addEventListener("click", () => this.app.map.zoomToAoi(f.id));
+      li.querySelector('[data-act="rename"]').addEventListener("click", () => this.rename(f));
+      li.querySelector('[data-act="delete"]').addEventListener("click", () => this.remove(f));
+      list.appendChild(li);
+    }
+    this.app.run.fillSelects();
+  }
+
+  async refreshLabelsets() {
+    const sets = await api("/api/labelsets/");
+    this.app.state.labelsets = sets;
+    const list = $("labelset-list");
+    list.innerHTML = sets.length ? "" : '<li class="empty">No label sets yet: upload one below.</li>';
+    for (const s of sets) {
+      const li = document.createElement("li");
+      const sw = (s.classes || []).map((c) => `<span class="swatch" title="${esc(c.name)}" style="background:${esc(c.color)}"></span>`).join("");
+      li.innerHTML = `<span class="name" title="${esc(s.name)}">${esc(s.name)}</span><span class="swatches">${sw}</span><span class="meta">${s.label_count} labels</span>
+        <button type="button" class="icon" data-act="show" aria-label="Show labels of ${esc(s.name)} on the map" title="Show on map">Show</button>`;
+      li.querySelector('[data-act="show"]').addEventListener("click", () => this.showLabels(s));
+      list.appendChild(li);
+    }
+    this.app.run.fillSelects();
+    this.app.similar.fillLabelsets();
+  }
+
+  async showLabels(set) {
+    const fc = await api(`/api/labelsets/${set.id}/labels/`);
+    const colors = Object.fromEntries((set.classes || []).map((c) => [c.name, c.color]));
+    this.app.map.setLabels(fc, colors);
+    if (this.app.map.labels.getLayers().length) this.app.map.map.fitBounds(this.app.map.labels.getBounds(), { padding: [30, 30], maxZoom: 15 });
+  }
+
+  onDrawn(layer) {
+    this.discardPending();
+    this.pending = layer;
+    layer.setStyle({ color: "#d9480f", dashArray: "5 4" });
+    layer.addTo(this.app.map.map);
+    const form = $("aoi-pending");
+    form.hidden = false;
+    $("aoi-pending-name").value = `Area ${this.app.state.aois.length + 1}`;
+    this.app.showTab("data");
+    $("aoi-pending-name").focus();
+    $("aoi-pending-name").select();
+  }
+
+  discardPending() {
+    if (this.pending) this.app.map.map.removeLayer(this.pending);
+    this.pending = null;
+    $("aoi-pending").hidden = true;
+  }
+
+  async savePending() {
+    if (!this.pending) return;
+    const geometry = this.pending.toGeoJSON().geometry;
+    try {
+      const aoi = await api("/api/aois/", { json: { name: $("aoi-pending-name").value.trim(), geometry } });
+      this.discardPending();
+      await this.refreshAois();
+      toast(`Saved area "${aoi.properties.name}" (${fmt(aoi.properties.area_km2)} km²)${aoi.warnings && aoi.warnings.length ? ` · ${aoi.warnings.join("; ")}` : ""}`);
+      $("run-aoi").value = String(aoi.id);
+    } catch (err) {
+      toast(`Area not saved: ${err.message}`, true);
+    }
+  }
+
+  async onEdited(layers) {
+    const jobs = [];
+    layers.eachLayer((l) => { if (l.aoiId) jobs.push(api(`/api/aois/${l.aoiId}/`, { method: "PATCH", json: { geometry: l.toGeoJSON().geometry } })); });
+    try { await Promise.all(jobs); toast(`Saved ${jobs.length} edited area(s)`); } catch (err) { toast(`Edit not saved: ${err.message}`, true); }
+    await this.refreshAois();
+  }
+
+  async onDeleted(layers) {
+    const ids = new Set();
+    layers.eachLayer((l) => { if (l.aoiId) ids.add(l.aoiId); });
+    try { await Promise.all([...ids].map((id) => api(`/api/aois/${id}/`, { method: "DELETE" }))); toast(`Deleted ${ids.size} area(s)`); } catch (err) { toast(err.message, true); }
+    await this.refreshAois();
+  }
+
+  async rename(f) {
+    const name = window.prompt("New name", f.properties.name);
+    if (!name) return;
+    try { await api(`/api/aois/${f.id}/`, { method: "PATCH", json: { name } }); } catch (err) { toast(err.message, true); }
+    await this.refreshAois();
+  }
+
+  async remove(f) {
+    if (!window.confirm(`Delete "${f.properties.name}" and its analyses?`)) return;
+    try { await api(`/api/aois/${f.id}/`, { method: "DELETE" }); } catch (err) { toast(err.message, true); }
+    await this.refreshAois();
+  }
+
+  async uploadAoi() {
+    const out = $("aoi-upload-report");
+    out.innerHTML = '<p class="hint">Uploading…</p>';
+    try {
+      const aoi = await api("/api/aois/upload/", { form: new FormData($("aoi-upload")) });
+      out.innerHTML = reportHtml({ accepted: 1, warnings: aoi.warnings }, `Area "${aoi.properties.name}" (${fmt(aoi.properties.area_km2)} km²)`);
+      $("aoi-upload").reset();
+      await this.refreshAois();
+      this.app.map.zoomToAoi(aoi.id);
+    } catch (err) {
+      out.innerHTML = errorHtml(err);
+    }
+  }
+
+  async uploadLabels() {
+    const out = $("labels-upload-report");
+    out.innerHTML = '<p class="hint">Uploading and checking every row…</p>';
+    const form = new FormData($("labels-upload"));
+    for (const [k, v] of [...form.entries()]) if (v === "") form.delete(k);
+    try {
+      const set = await api("/api/labelsets/upload/", { form });
+      out.innerHTML = reportHtml({ ...set.report, classes: set.classes }, `Label set "${set.name}"`);
+      $("labels-upload").reset();
+      await this.refreshLabelsets();
+      $("run-labels").value = String(set.id);
+      await this.showLabels(set);
+    } catch (err) {
+      out.innerHTML = errorHtml(err);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- Run */
+
+export class RunPanel {
+  constructor(app) {
+    this.app = app;
+    this.timer = null;
+    $("run-form").addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
+    $("run-cancel").addEventListener("click", () => this.cancel());
+    $("run-stages").innerHTML = STAGES.slice(1, -1).map((s) => `<li data-stage="${s}" title="${esc(STAGE_NAMES[s])}">${s}</li>`).join("");
+    const now = new Date().getFullYear();
+    $("run-start").value = now - 5;
+    $("run-end").value = now - 1;
+  }
+
+  fillSelects() {
+    const fill = (sel, items, label) => {
+      const keep = sel.value;
+      sel.innerHTML = items.map((i) => `<option value="${i.id}">${esc(label(i))}</option>`).join("");
+      if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    };
+    fill($("run-aoi"), this.app.state.aois || [], (f) => f.properties.name);
+    fill($("run-labels"), this.app.state.labelsets || [], (s) => `${s.name} (${s.label_count})`);
+  }
+
+  /** Years covered by the store (when known) as defaults. */
+  setYears(years) {
+    if (!years || !years.length) return;
+    $("run-start").value = Math.min(...years);
+    $("run-end").value = Math.max(...years);
+  }
+
+  async refreshList() {
+    const list = await api("/api/analyses/");
+    this.app.state.analyses = list;
+    const ul = $("analysis-list");
+    ul.innerHTML = list.length ? "" : '<li class="empty">No analyses yet.</li>';
+    for (const a of list) {
+      const li = document.createElement("li");
+      if (this.app.state.analysis && this.app.state.analysis.id === a.id) li.classList.add("active");
+      li.innerHTML = `<span class="name" title="${esc(a.name)}">${esc(a.name || `Analysis ${a.id}`)}</span>
+        <span class="status ${esc(a.status)}">${esc(a.status)}${a.status === "running" ? ` ${a.progress}%` : ""}</span>
+        <button type="button" class="small" data-act="open">${a.status === "done" ? "Open" : "Watch"}</button>`;
+      li.querySelector('[data-act="open"]').addEventListener("click", () => (a.status === "done" ? this.app.openAnalysis(a.id) : this.watch(a.id)));
+      ul.appendChild(li);
+    }
+  }
+
+  async start() {
+    let extra = {};
+    const raw = $("run-params").value.trim();
+    if (raw) {
+      try { extra = JSON.parse(raw); } catch (err) { this.showError(`Advanced parameters are not valid JSON: ${err.message}`); return; }
+    }
+    const body = {
+      aoi: Number($("run-aoi").value), label_set: Number($("run-labels").value),
+      start_year: Number($("run-start").value), end_year: Number($("run-end").value),
+      parameters: { ...extra, year_start_month: Number($("run-month").value) },
+    };
+    if ($("run-name").value.trim()) body.name = $("run-name").value.trim();
+    if (!body.aoi || !body.label_set) { this.showError("Choose an area and a label set first (Data tab)."); $("run-status").hidden = false; return; }
+    $("run-start-btn").disabled = true;
+    try {
+      const a = await api("/api/analyses/", { json: body });
+      this.watch(a.id);
+      await this.refreshList();
+    } catch (err) {
+      $("run-status").hidden = false;
+      this.showError(`Could not start: ${err.message}`);
+    } finally {
+      $("run-start-btn").disabled = false;
+    }
+  }
+
+  showError(text) {
+    $("run-error").textContent = text;
+    $("run-error").hidden = !text;
+  }
+
+  watch(pk) {
+    clearInterval(this.timer);
+    this.watching = pk;
+    $("run-status").hidden = false;
+    this.showError("");
+    const poll = async () => {
+      let a;
+      try { a = await api(`/api/analyses/${pk}/`); } catch (err) { this.showError(err.message); clearInterval(this.timer); return; }
+      this.render(a);
+      if (["done", "failed", "cancelled"].includes(a.status)) {
+        clearInterval(this.timer);
+        await this.refreshList();
+        if (a.status === "done") { toast("Analysis finished"); this.app.openAnalysis(a.id, a); }
+      }
+    };
+    poll();
+    this.timer = setInterval(poll, 1000);
+  }
+
+  render(a) {
+    $("run-title").textContent = a.name || `Analysis ${a.id}`;
+    $("run-progress").value = a.progress;
+    $("run-percent").textContent = `${a.progress}%`;
+    const stage = a.status === "running" || a.status === "queued" ? a.stage : a.status;
+    $("run-stage").textContent = STAGE_NAMES[stage] || stage;
+    const idx = STAGES.indexOf(a.stage);
+    for (const li of $("run-stages").children) {
+      const i = STAGES.indexOf(li.dataset.stage);
+      li.className = a.status === "done" || i < idx ? "done" : i === idx ? "current" : "";
+    }
+    $("run-cancel").hidden = !["queued", "running"].includes(a.status);
+    if (a.status === "failed") this.showError(`The analysis failed: ${a.error_message || "no message"}`);
+    else if (a.status === "cancelled") this.showError("The analysis was cancelled.");
+  }
+
+  async cancel() {
+    if (!this.watching) return;
+    try { this.render(await api(`/api/analyses/${this.watching}/cancel/`, { method: "POST" })); } catch (err) { this.showError(err.message); }
+  }
+}
+
+/* ---------------------------------------------------------------- Results */
+
+export class ResultsPanel {
+  constructor(app) {
+    this.app = app;
+    this.playing = null;
+    $("year-slider").addEventListener("input", () => this.update());
+    $("year-play").addEventListener("click", () => this.togglePlay());
+    for (const r of document.querySelectorAll('input[name="layer"]')) r.addEventListener("change", () => this.update());
+    $("layer-opacity").addEventListener("input", () => this.update());
+    $("swipe-on").addEventListener("change", () => this.update());
+    $("swipe-year").addEventListener("change", () => this.update());
+    $("show-samples").addEventListener("change", () => this.updateSamples());
+    $("show-changed-only").addEventListener("change", () => this.updateSamples());
+    $("transition-pair").addEventListener("change", () => this.renderTransitions());
+  }
+
+  get a() { return this.app.state.analysis; }
+  get year() { return this.a.years[Number($("year-slider").value)]; }
+  get layer() { return document.querySelector('input[name="layer"]:checked').value; }
+
+  async show(a) {
+    $("results-empty").hidden = true;
+    $("results").hidden = false;
+    $("results-title").textContent = a.name || `Analysis ${a.id}`;
+    const slider = $("year-slider");
+    slider.max = a.years.length - 1;
+    slider.value = a.years.length - 1;
+    $("swipe-year").innerHTML = a.years.map((y, i) => `<option value="${i}">${y}</option>`).join("");
+    $("swipe-year").value = "0";
+    this.legends = null;
+    try { this.legends = await api(`/api/analyses/${a.id}/legends/`); } catch { this.legends = null; }
+    this.samples = null;
+    this.renderAreas();
+    this.renderAccuracy();
+    this.renderDownloads();
+    const pairs = (a.stats && a.stats.areas && a.stats.areas.transitions) || [];
+    $("transition-pair").innerHTML = pairs.map((t, i) => `<option value="${i}">${t.from_year} → ${t.to_year}</option>`).join("");
+    this.renderTransitions();
+    this.update();
+    if ($("show-samples").checked) this.updateSamples();
+  }
+
+  colors() { return Object.fromEntries((this.a.classes || []).map((c) => [c.name, c.color])); }
+
+  /** The product of the chosen kind for a year index (per-year kinds) or the single one (multi-year kinds). */
+  product(kind, yi) {
+    const year = this.a.years[yi];
+    const ps = this.a.products.filter((p) => p.kind === kind);
+    if (kind === "similarity") return ps.find((p) => p.year_to === year) || ps.find((p) => p.year === year);
+    if (kind === "change_from_to") return ps.find((p) => p.year_to === year && p.year !== year) || ps[0];
+    return ps.find((p) => p.year === year) || (ps.length === 1 ? ps[0] : undefined);
+  }
+
+  update() {
+    const a = this.a;
+    if (!a) return;
+    const yi = Number($("year-slider").value);
+    $("year-value").textContent = String(a.years[yi]);
+    const opacity = Number($("layer-opacity").value) / 100;
+    const kind = this.layer;
+    const p = this.product(kind, yi);
+    this.app.map.showProduct(p ? p.tiles : null, opacity);
+    const swipe = $("swipe-on").checked;
+    $("swipe-year").disabled = !swipe;
+    const q = swipe ? this.product(kind, Number($("swipe-year").value)) : null;
+    this.app.map.showCompare(q ? q.tiles : null, opacity, q ? [productLabel(q, a.years[Number($("swipe-year").value)]), productLabel(p, a.years[yi])] : []);
+    this.renderLegend(kind, p);
+    if ($("show-samples").checked) this.updateSamples();
+  }
+
+  renderLegend(kind, p) {
+    let items = this.legends && this.legends[kind === "change_last_year" ? "change_last_year" : kind];
+    if (!items && kind === "landcover") items = (this.a.classes || []).map((c, i) => ({ value: i, label: c.name, color: c.color }));
+    let html = "";
+    if (items && items.length) {
+      const continuous = ["similarity", "change_count"].includes(kind) && items.length > 6;
+      html = continuous ? legendRamp(items) : legendItems(items.slice(0, 24));
+      if (items.length > 24 && !continuous) html += `<span class="item muted">+${items.length - 24} more</span>`;
+    } else if (kind === "esd_preview") html = '<span class="item muted">Embedding dimensions 1–3 as RGB</span>';
+    $("legend").innerHTML = html;
+    const ml = $("map-legend");
+    ml.innerHTML = `<b>${esc(LAYER_NAMES[kind])}${p ? ` · ${esc(productLabel(p, this.year))}` : " · not available"}</b>${html}`;
+    ml.hidden = false;
+  }
+
+  async updateSamples() {
+    if (!$("show-samples").checked || !this.a) { this.app.map.hideSamples(); return; }
+    if (!this.samples) {
+      const body = await api(`/api/analyses/${this.a.id}/samples/?limit=5000`);
+      this.samples = body.results;
+    }
+    const only = $("show-changed-only").checked;
+    const year = this.year;
+    const shown = this.samples.filter((s) => s.year === year && (!only || s.changed));
+    this.app.map.setSamples(shown, this.colors(), (s) => this.app.pixel.query(s.lat, s.lon));
+  }
+
+  togglePlay() {
+    const btn = $("year-play");
+    if (this.playing) {
+      clearInterval(this.playing);
+      this.playing = null;
+      btn.textContent = "▶";
+      btn.setAttribute("aria-label", "Play the years");
+      return;
+    }
+    btn.textContent = "❚❚";
+    btn.setAttribute("aria-label", "Pause");
+    this.playing = setInterval(() => {
+      const s = $("year-slider");
+      s.value = String((Number(s.value) + 1) % (Number(s.max) + 1));
+      this.update();
+    }, 1200);
+  }
+
+  renderAreas() {
+    const areas = this.a.stats && this.a.stats.areas;
+    if (!areas) { $("area-chart").innerHTML = '<p class="muted">No statistics.</p>'; return; }
+    const colors = this.colors();
+    stackedBars($("area-chart"), {
+      years: areas.years,
+      classes: areas.classes.map((c) => ({ name: c, color: colors[c] || "#999" })),
+      values: areas.area_ha,
+    });
+  }
+
+  renderTransitions() {
+    const areas = this.a && this.a.stats && this.a.stats.areas;
+    const t = areas && areas.transitions && areas.transitions[Number($("transition-pair").value || 0)];
+    if (!t) { $("transition-table").innerHTML = ""; return; }
+    const cls = areas.classes;
+    let html = `<table><thead><tr><th>${t.from_year} ↓ / ${t.to_year} →</th>${cls.map((c) => `<th class="num">${esc(c)}</th>`).join("")}</tr></thead><tbody>`;
+    t.matrix_ha.forEach((row, i) => {
+      html += `<tr><th>${esc(cls[i])}</th>${row.map((v, j) => `<td class="num${i === j ? " diag" : ""}">${fmt(v, 0)}</td>`).join("")}</tr>`;
+    });
+    html += "</tbody></table>";
+    if (t.changed_ha !== undefined) html += `<p class="hint">Changed: ${fmt(t.changed_ha, 0)} ha</p>`;
+    $("transition-table").innerHTML = html;
+  }
+
+  renderAccuracy() {
+    const acc = this.a.stats && this.a.stats.accuracy;
+    if (!acc || acc.oa === undefined) { $("accuracy").innerHTML = '<p class="muted">No accuracy (too few samples).</p>'; return; }
+    const f1 = acc.f1 || {};
+    $("accuracy").innerHTML = `<div class="accgrid">
+      <div class="kpi"><b>${fmt(acc.oa * 100, 1)}%</b><span>overall accuracy</span></div>
+      <div class="kpi"><b>${fmt(acc.kappa, 3)}</b><span>kappa</span></div>
+      <div class="kpi"><b>${fmt(acc.n_samples, 0)}</b><span>samples${acc.folds ? ` · ${acc.folds}-fold CV` : ""}</span></div></div>
+      <div class="tablewrap"><table><thead><tr><th>Class</th><th class="num">F1</th></tr></thead><tbody>${Object.entries(f1)
+        .map(([c, v]) => `<tr><td><span class="swatch" style="background:${esc(this.colors()[c] || "#999")}"></span> ${esc(c)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join("")}</tbody></table></div>`;
+  }
+
+  renderDownloads() {
+    const id = this.a.id;
+    const links = [
+      [`/api/analyses/${id}/samples/?fmt=geojson`, "Samples GeoJSON"],
+      [`/api/analyses/${id}/samples/?fmt=csv`, "Samples CSV"],
+      [`/api/analyses/${id}/samples/?fmt=gpkg`, "Samples GPKG"],
+      [`/api/analyses/${id}/stats/?fmt=csv`, "Statistics CSV"],
+      [`/api/analyses/${id}/export.html`, "Stand-alone HTML"],
+    ];
+    for (const p of this.a.products.filter((q) => q.kind !== "similarity")) links.push([p.download, `${LAYER_NAMES[p.kind] || p.kind} ${productLabel(p, p.year)} (COG)`]);
+    $("downloads").innerHTML = links.map(([href, label]) => `<a href="${esc(href)}" download>${esc(label)}</a>`).join("");
+  }
+}
+
+function productLabel(p, year) {
+  if (!p) return "";
+  if (p.kind === "change_from_to" || p.kind === "similarity") return `${p.year}→${p.year_to}`;
+  if (!p.year) return "all years";
+  return String(p.year || year);
+}
+
+

@@ -1,0 +1,64 @@
+// Pixel panel: click a pixel -> its monthly series over the years and the class of each year.
+
+import { api, esc } from "./api.js";
+import { lineChart } from "./charts.js";
+import { $, toast } from "./panels.js";
+
+/**
+ * Render a pixel report into a chart element and a class strip.
+ * @param {any} report  /pixel/ answer: {bands, years: [{year, valid, embedding 12x6, reflectance 12xB?, class}]}
+ * @param {Object<string,string>} colors  class name -> colour
+ */
+export function renderPixel(report, chartEl, stripEl, colors) {
+  const years = report.years.map((y) => y.year);
+  const useRefl = report.bands && report.years.some((y) => y.reflectance);
+  const names = useRefl ? report.bands : Array.from({ length: 6 }, (_, k) => `dim ${k + 1}`);
+  const series = names.map((name, b) => ({
+    name,
+    values: report.years.flatMap((y) => {
+      const m = useRefl ? y.reflectance : y.embedding;
+      return m ? m.map((row) => (row[b] === null || row[b] === undefined ? null : row[b])) : Array(12).fill(null);
+    }),
+  }));
+  lineChart(chartEl, { years, series, yLabel: useRefl ? "reflectance" : "ESD embedding", height: 180 });
+  if (stripEl) {
+    stripEl.innerHTML = report.years.map((y) => {
+      const c = y.class;
+      return c ? `<div style="background:${esc(colors[c] || "#888")}" title="${y.year}: ${esc(c)}">${esc(c)}</div>` : `<div class="none" title="${y.year}: no class">–</div>`;
+    }).join("");
+  }
+}
+
+export class PixelPanel {
+  constructor(app) {
+    this.app = app;
+    this.last = null;
+    app.map.map.on("click", (e) => {
+      if (app.map.drawing || !app.state.analysis) return;
+      this.query(e.latlng.lat, e.latlng.lng);
+    });
+  }
+
+  async query(lat, lon) {
+    const a = this.app.state.analysis;
+    if (!a) return;
+    this.app.map.markPixel(lat, lon);
+    this.app.showTab("pixel");
+    $("pixel-empty").hidden = true;
+    $("pixel").hidden = false;
+    $("pixel-title").textContent = `Pixel ${lat.toFixed(5)}, ${lon.toFixed(5)}`;
+    $("pixel-chart").innerHTML = '<p class="hint">Reading the embeddings…</p>';
+    $("pixel-classes").innerHTML = "";
+    try {
+      const report = await api(`/api/analyses/${a.id}/pixel/?lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}`);
+      this.last = { lat, lon, report };
+      renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors());
+    } catch (err) {
+      this.last = null;
+      $("pixel-chart").innerHTML = `<div class="error" role="alert">${esc(err.message)}</div>`;
+    }
+    this.app.similar.reset();
+  }
+}
+
+

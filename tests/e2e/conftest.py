@@ -1,0 +1,83 @@
+"""Browser fixtures: headless Debian Chromium driven by Playwright against pytest-django's live server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.monitoring.conftest import demo_store, demo_store_dir  # noqa: F401  (fixtures)
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make from that
+# thread are plain synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+VIEWPORT = {"width": 1366, "height": 768}
+PASSWORD = "e2e-pass-2026"
+
+
+@dataclass
+class ConsoleLog:
+    """Console errors and uncaught exceptions of a page; ``allow`` holds substrings of expected ones."""
+
+    errors: list[str] = field(default_factory=list)
+    allow: list[str] = field(default_factory=list)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(a in e for a in self.allow)]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def e2e_user(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("mapper", password=PASSWORD)
+
+
+@pytest.fixture
+def page(browser, live_server, e2e_user):  # type: ignore[no-untyped-def]
+    """A logged-in page at 1366 x 768 on the map, with its console errors in ``page.console_log``."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    log = ConsoleLog()
+    page.on(
+        "console",
+        lambda m: log.errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/")
+    page.fill("#id_username", e2e_user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    page.console_log = log  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Save a 1366 x 768 screenshot to ``docs/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

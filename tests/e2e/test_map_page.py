@@ -1,0 +1,196 @@
+"""The map page in headless Chromium against the real server, worker, PostGIS and Redis.
+
+One user session goes through the whole issue: draw an AOI, upload labels, run an analysis on the real
+Mato Grosso demo store, watch the progress, browse the years, query a pixel, review, find similar
+pixels and add two as labels, download the samples. Screenshots go to ``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from monitoring.models import DynamicSample, Label, LabelSet
+from tests.e2e.conftest import shot
+from tests.monitoring.mato_grosso import static_labels_csv
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+REPO = Path(__file__).resolve().parents[2]
+BAD_INPUTS = REPO / "tests" / "data" / "bad_inputs"
+DEMO_EXTENT = (-55.99, -12.05, -55.91, -11.99)  # the demo raster (w, s, e, n)
+
+
+def map_point(page, lon: float, lat: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Page coordinates (px) of a lon/lat on the Leaflet map."""
+    pt = page.evaluate(
+        "([lat, lon]) => { const m = esdApp.map.map; const p = m.latLngToContainerPoint([lat, lon]);"
+        " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }",
+        [lat, lon],
+    )
+    return pt[0], pt[1]
+
+
+def tile_srcs(page, cls: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return set(page.eval_on_selector_all(f".{cls} img.leaflet-tile", "els => els.map(e => e.src)"))
+
+
+def wait_tiles_loaded(page, cls: str) -> set[str]:  # type: ignore[no-untyped-def]
+    page.wait_for_function(
+        "cls => { const t = document.querySelectorAll('.' + cls + ' img.leaflet-tile');"
+        " return t.length > 0 && [...t].every(i => i.complete && i.naturalWidth > 0); }",
+        arg=cls,
+    )
+    return tile_srcs(page, cls)
+
+
+def test_bad_upload_shows_its_error_next_to_the_map(page) -> None:  # type: ignore[no-untyped-def]
+    page.console_log.allow.append("status of 400")  # the refused upload itself
+    page.set_input_files("#labels-file", str(BAD_INPUTS / "swapped_lon_lat.csv"))
+    page.click("#labels-upload button[type=submit]")
+    error = page.wait_for_selector("#labels-upload-report .error")
+    assert "longitude and latitude look swapped" in error.inner_text()
+    assert error.is_visible() and error.get_attribute("role") == "alert"
+    assert not LabelSet.objects.exists()
+    shot(page, "bad_upload")
+    # the AOI upload shows its own refusal too
+    page.click("text=Upload an area")
+    page.set_input_files("#aoi-file", str(BAD_INPUTS / "aoi_points.geojson"))
+    page.click("#aoi-upload button[type=submit]")
+    assert "only polygons" in page.wait_for_selector("#aoi-upload-report .error").inner_text()
+    assert page.console_log.unexpected() == []
+
+
+def test_whole_workflow_in_the_browser(page, demo_store, celery_worker, shared_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = page.console_log
+    # -- upload the real 2011-12 labels: the report appears next to the map
+    labels_csv = tmp_path / "mt_2011_2012.csv"
+    labels_csv.write_bytes(static_labels_csv(shared_data))
+    n_labels = len(labels_csv.read_text().splitlines()) - 1
+    page.set_input_files("#labels-file", str(labels_csv))
+    page.fill("#labels-name", "MT crop year 2011-12")
+    page.click("#labels-upload button[type=submit]")
+    ok = page.wait_for_selector("#labels-upload-report .ok")
+    assert re.search(rf"\b{n_labels}\b accepted", ok.inner_text()), ok.inner_text()
+    page.wait_for_selector("#labelset-list li:has-text('MT crop year 2011-12')")
+    shot(page, "upload_report")
+
+    # -- draw the AOI with Leaflet.draw's rectangle tool (mouse events on the map)
+    w, s, e, n = DEMO_EXTENT
+    page.evaluate(f"esdApp.map.map.fitBounds([[{s}, {w}], [{n}, {e}]], {{padding: [60, 60]}})")
+    page.wait_for_timeout(400)
+    page.click(".leaflet-draw-draw-rectangle")
+    x0, y0 = map_point(page, w + 0.005, n - 0.005)
+    x1, y1 = map_point(page, e - 0.005, s + 0.005)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+    page.wait_for_selector("#aoi-pending:not([hidden])")
+    page.fill("#aoi-pending-name", "MT demo drawn")
+    page.click("#aoi-save")
+    page.wait_for_selector("#aoi-list li:has-text('MT demo drawn')")
+    shot(page, "map_with_aoi")
+
+    # -- start an analysis on crop years (Sep -> Aug) and watch it reach 100 %
+    page.click("#tab-run")
+    page.select_option("#run-aoi", label="MT demo drawn")
+    page.select_option("#run-labels", label=f"MT crop year 2011-12 ({n_labels})")
+    page.fill("#run-start", "2007")
+    page.fill("#run-end", "2013")
+    page.select_option("#run-month", "9")
+    page.click("text=Advanced parameters (JSON)")
+    page.fill("#run-params", json.dumps({"tasgen": {"epochs": 60}}))
+    page.click("#run-start-btn")
+    page.wait_for_function("document.getElementById('run-progress').value > 0", timeout=60_000)
+    shot(page, "progress")
+    page.wait_for_function(
+        "document.getElementById('run-percent').textContent === '100%'", timeout=240_000, polling=500
+    )
+    assert page.inner_text("#run-stage") == "Done"
+    pk = int(page.wait_for_selector("body[data-analysis]", state="attached").get_attribute("data-analysis"))
+
+    # -- results: tiles of the last year, then the slider (keyboard) changes them
+    page.wait_for_selector("#results:not([hidden])")
+    assert page.input_value("#year-slider") == "6"
+    before = wait_tiles_loaded(page, "product-tiles")
+    page.focus("#year-slider")
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text("#year-value") == "2012"
+    page.wait_for_function(
+        "old => { const s = [...document.querySelectorAll('.product-tiles img.leaflet-tile')].map(e => e.src);"
+        " return s.length > 0 && !s.some(x => old.includes(x)); }",
+        arg=sorted(before),
+    )
+    after = wait_tiles_loaded(page, "product-tiles")
+    assert after.isdisjoint(before)
+    assert page.locator("#legend .item").count() == 4  # the four MT classes
+    assert page.locator("#area-chart svg rect").count() > 7
+    assert "overall accuracy" in page.inner_text("#accuracy")
+    shot(page, "results")
+    # compare two years side by side
+    page.check("#swipe-on")
+    wait_tiles_loaded(page, "compare-tiles")
+    assert page.is_visible("#swipe-divider")
+    shot(page, "compare_years")
+    page.uncheck("#swipe-on")
+
+    # -- click a pixel: its monthly series and classes
+    px, py = map_point(page, -55.95, -12.02)
+    page.mouse.click(px, py)
+    page.wait_for_selector("#pixel-chart svg path")
+    assert page.locator("#pixel-chart svg path").count() == 6  # six embedding dims (no decoder)
+    assert page.locator("#pixel-classes div").count() == 7
+    shot(page, "pixel_chart")
+
+    # -- similar pixels: heat layer, pick two, add them as labels of a class
+    label_set = LabelSet.objects.get(name="MT crop year 2011-12")
+    page.click("#similar-btn")
+    page.wait_for_selector("#similar-list li")
+    wait_tiles_loaded(page, "similar-tiles")
+    page.locator("#similar-list input[type=checkbox]").nth(1).check()
+    page.locator("#similar-list input[type=checkbox]").nth(2).check()
+    page.fill("#similar-class", "Forest")
+    assert page.inner_text("#similar-add-btn") == "Add 2 selected as labels"
+    shot(page, "similar_pixels")
+    page.click("#similar-add-btn")
+    page.wait_for_selector("#similar-msg .ok")
+    assert "Added 2 labels" in page.inner_text("#similar-msg")
+    assert Label.objects.filter(label_set=label_set).count() == n_labels + 2
+    assert Label.objects.filter(label_set=label_set, klass="Forest").order_by("-pk")[
+        0
+    ].reference_date.year in (
+        2011,
+        2012,
+    )
+
+    # -- review queue: chart of the first item, confirm it
+    page.click("#tab-review")
+    first = page.wait_for_selector("#review-list > li .from-to")
+    assert first.is_visible()
+    item = page.locator("#review-list > li").first
+    item.locator("[data-act=chart]").click()
+    item.locator(".chart svg path").first.wait_for()
+    item.locator("[data-act=confirm]").click()
+    page.wait_for_selector("#review-list > li.saved")
+    top = DynamicSample.objects.filter(analysis_id=pk, changed=True).order_by(
+        "-anomaly_score", "label_id", "year"
+    )[0]
+    top.label.refresh_from_db()
+    assert top.label.corrected_class == {str(top.year): top.dynamic_class}
+    shot(page, "review_queue")
+
+    # -- download the samples and check the file
+    page.click("#tab-results")
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('Samples GeoJSON')")
+    path = info.value.path()
+    geojson = json.loads(Path(path).read_text())
+    assert len(geojson["features"]) == DynamicSample.objects.filter(analysis_id=pk).count() > n_labels
+    assert {"year", "dynamic_class", "changed"} <= set(geojson["features"][0]["properties"])
+
+    assert log.unexpected() == [], log.unexpected()
