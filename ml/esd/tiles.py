@@ -374,6 +374,7 @@ def write_tile(
     blocksize: int = 256,
     compress: str = "ZSTD",
     overview_min_size: int = 256,
+    tags: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one ESD tile as a COG and return its path ``directory / tile_filename(tile_id, year)``.
 
@@ -381,8 +382,9 @@ def write_tile(
     (H, W) bool (invalid pixels are written as nodata: 12 zero indices, QA 0). ``crs`` anything
     ``rasterio.crs.CRS`` accepts (EPSG int, "EPSG:32613", WKT); ``transform`` north-up. Internal blocks
     of ``blocksize`` (multiple of 16), ``compress`` (ZSTD, DEFLATE or LZW), overviews by nearest
-    resampling down to ``overview_min_size`` px. The file is written next to its target and renamed, so
-    readers never see a half-written tile.
+    resampling down to ``overview_min_size`` px. ``tags`` are added to the file's metadata (our encoder
+    names its band set in ``ESD_MODEL`` and the first month of its years in ``ESD_YEAR_START_MONTH``). The
+    file is written next to its target and renamed, so readers never see a half-written tile.
     """
     from rio_cogeo.cogeo import cog_translate
 
@@ -439,7 +441,9 @@ def write_tile(
         with MemoryFile() as mem:
             with mem.open(**profile) as dst:
                 dst.write(data)
-                dst.update_tags(**{PRODUCER_TAG: PRODUCER, "ESD_NODATA": "all 12 FSQ index bands are 0"})
+                dst.update_tags(
+                    **{PRODUCER_TAG: PRODUCER, "ESD_NODATA": "all 12 FSQ index bands are 0", **dict(tags or {})}
+                )
                 for b in range(1, STEPS + 1):
                     dst.set_band_description(b, f"fsq_step_{b:02d}")
                 dst.set_band_description(QA_BAND, "qa_clear_count")
