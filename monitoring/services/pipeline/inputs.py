@@ -103,12 +103,23 @@ class AnalysisInputs:
         params = {k: v for k, v in self.analysis.parameters.items() if k in {"classifier", "seed"}}
         return _hash("classify", self.relabel_key, self.lookup_key, params)
 
+    @cached_property
+    def store_year_start_month(self) -> int:
+        """First month of the store's years, from the tiles' ``ESD_YEAR_START_MONTH`` tag (default 1)."""
+        from monitoring.selectors.decoders import tile_tag
+
+        for tile in self.tiles[:1]:
+            value = tile_tag(tile, "ESD_YEAR_START_MONTH")
+            if value and value.isdigit() and 1 <= int(value) <= 12:
+                return int(value)
+        return 1
+
     def reference_year(self, label: Label) -> int:
         """The store year a label's reference date falls in.
 
         Store years run from ``year_start_month`` (1 = calendar years; 9 = crop years Sep->Aug, named by
         the year they end in, as the Mato Grosso demo store is encoded).
         """
-        start = int(self.analysis.parameters.get("year_start_month", 1))
+        start = int(self.analysis.parameters.get("year_start_month") or self.store_year_start_month)
         date = label.reference_date
         return date.year + 1 if start > 1 and date.month >= start else date.year
