@@ -22,7 +22,7 @@ from ml.esd.codec import STEPS
 from ml.esd.composite import composite_years
 from ml.esd.evaluate import reconstruction_metrics
 from ml.esd.model import ESDNet, decode_indices, encode_series, load_model
-from ml.esd.rasters import DEMO_SOURCES, RasterSeries, read_dated_folder, read_demo, read_stack
+from ml.esd.rasters import DEMO_SOURCES, DEMO_STORES, RasterSeries, read_dated_folder, read_demo, read_stack
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,11 @@ def encoding_report(
 def encode_demo(
     out_dir: str | Path, names: list[str] | None = None, shared: Path | None = None
 ) -> dict[str, Any]:
-    """Build the demo stores (``out_dir/<name>/`` tiles) from :data:`~ml.esd.rasters.DEMO_SOURCES`."""
+    """Build the demo stores (``out_dir/<name>/`` tiles): ``names`` of :data:`~ml.esd.rasters.DEMO_SOURCES`,
+    default the four of :data:`~ml.esd.rasters.DEMO_STORES`."""
     out = Path(out_dir)
     report: dict[str, Any] = {}
-    for name in names or list(DEMO_SOURCES):
+    for name in names or list(DEMO_STORES):
         t0 = time.time()
         src = DEMO_SOURCES[name]
         series = read_demo(name, shared)

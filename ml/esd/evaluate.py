@@ -135,10 +135,77 @@ def evaluate_file(
     }
 
 
+def evaluate_raster(
+    name: str, weights: str | Path | None = None, test_fraction: float = 0.0, seed: int = 0, block: int = 8
+) -> dict[str, Any]:
+    """Reconstruction metrics on the valid months of a demo raster's pixel-years (all, or held-out blocks).
+
+    With ``test_fraction > 0`` only the ``block x block`` pixel blocks the training split held out are
+    used (:func:`ml.esd.train.raster_training_set`, same fraction, seed and block).
+    """
+    from ml.esd.model import load_model, reconstruct
+    from ml.esd.rasters import read_demo
+    from ml.esd.train import raster_training_set
+
+    model, meta = load_model(weights if weights is not None else read_demo(name).bands)
+    bands = tuple(meta["bands"])
+    data = raster_training_set(name, bands, test_fraction if test_fraction > 0 else 0.5, seed, block)
+    rows = data.is_test if test_fraction > 0 else np.ones(len(data), dtype=bool)
+    lo, hi = meta["clip"]
+    truth = np.clip(data.values[rows], lo, hi)
+    recon = reconstruct(model, data.values[rows], data.valid[rows])
+    return {
+        "raster": name,
+        "weights": meta["path"],
+        "bands": list(bands),
+        "held_out_only": test_fraction > 0,
+        **reconstruction_metrics(truth, recon, data.valid[rows], bands),
+        "valid_month_share": float(data.valid[rows].mean()),
+        "paper": PAPER,
+    }
+
+
+def evaluate_pixels(paths: list[str | Path], weights: str | Path | None = None) -> dict[str, Any]:
+    """Reconstruction metrics on the valid months of every calendar year of LCMAP Landsat pixel series.
+
+    These pixels (``../shared/data/pixels/lcmap_pyccd``) lie outside every training site, so all of
+    them are held-out locations. Pixel-years without a clear month are skipped.
+    """
+    from ml.esd.composite import composite_years
+    from ml.esd.model import load_model, reconstruct
+    from ml.esd.rasters import LANDSAT6, read_pixel_series
+
+    model, meta = load_model(weights if weights is not None else LANDSAT6)
+    bands = tuple(meta["bands"])
+    sel = [LANDSAT6.index(b) for b in bands]
+    parts = []
+    for path in paths:
+        px = read_pixel_series(path)
+        years = sorted({int(y) for y in px.dates.astype("datetime64[Y]").astype(int) + 1970})
+        for comp in composite_years(px.values[None][:, :, sel], px.dates, years, px.clear[None]).values():
+            if comp.has_data[0]:
+                parts.append((comp.values, comp.valid))
+    values = np.concatenate([v for v, _ in parts])
+    valid = np.concatenate([m for _, m in parts])
+    lo, hi = meta["clip"]
+    recon = reconstruct(model, values, valid)
+    return {
+        "pixels": [Path(p).name for p in paths],
+        "weights": meta["path"],
+        "bands": list(bands),
+        **reconstruction_metrics(np.clip(values, lo, hi), recon, valid, bands),
+        "valid_month_share": float(valid.mean()),
+        "paper": PAPER,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI: print the JSON of :func:`evaluate_file`."""
     p = argparse.ArgumentParser(prog="python -m ml.esd.evaluate", description=__doc__)
-    p.add_argument("--samples", required=True, help="sample .npz (format of ../shared/data/samples)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--samples", help="sample .npz (format of ../shared/data/samples)")
+    src.add_argument("--raster", help="a demo raster name (mt-dtwsat, colorado, slovenia, sinop)")
+    src.add_argument("--pixels", nargs="+", help="LCMAP Landsat pixel series (.npy / .csv)")
     p.add_argument(
         "--weights", default=None, help="checkpoint .pt (default: shipped model for the file's bands)"
     )
@@ -150,7 +217,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the location hold-out")
     a = p.parse_args(argv)
-    print(json.dumps(evaluate_file(a.samples, a.weights, a.test_fraction, a.seed), indent=2))
+    if a.pixels:
+        print(json.dumps(evaluate_pixels(a.pixels, a.weights), indent=2))
+    elif a.raster:
+        print(json.dumps(evaluate_raster(a.raster, a.weights, a.test_fraction, a.seed), indent=2))
+    else:
+        print(json.dumps(evaluate_file(a.samples, a.weights, a.test_fraction, a.seed), indent=2))
 
 
 if __name__ == "__main__":

@@ -190,6 +190,84 @@ def read_slovenia(folder: str | Path, name: str = "slovenia") -> RasterSeries:
     )
 
 
+def read_scene_stack_tar(path: str | Path, name: str = "colorado-stack") -> RasterSeries:
+    """yatsm test stack: a ``.tar.gz`` of ``<scene>/<scene>_stack.gtif`` (8 int16 bands: blue, green, red,
+    NIR, SWIR1, SWIR2 x 10000, thermal, Fmask), read in memory. Scene names hold ``YYYYDOY`` at 10-16.
+    """
+    import tarfile
+
+    from rasterio.io import MemoryFile
+
+    dates, values, clear = [], [], []
+    crs, transform = None, None
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            if not member.name.endswith("_stack.gtif"):
+                continue
+            scene = Path(member.name).name[: -len("_stack.gtif")]
+            data = tar.extractfile(member)
+            if data is None:
+                continue
+            with MemoryFile(data.read()) as mem, mem.open() as src:
+                a = src.read().astype(np.float32)  # (8, H, W)
+                crs, transform = src.crs, src.transform
+            refl = np.moveaxis(a[:6], 0, -1)
+            refl[refl <= -9999] = np.nan
+            dates.append(_yyyydoy(scene[9:16]))
+            values.append(refl / 10000.0)
+            clear.append(fmask_clear(a[7]) & np.isfinite(refl).all(axis=-1))
+    if not dates:
+        raise CompositeError(f"{path}: no *_stack.gtif scenes")
+    order = np.argsort(np.array(dates))
+    return RasterSeries(
+        values=np.stack(values)[order],
+        clear=np.stack(clear)[order],
+        dates=np.array(dates, dtype="datetime64[D]")[order],
+        bands=LANDSAT6,
+        crs=crs,
+        transform=transform,
+        name=name,
+    )
+
+
+LANDSAT6: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
+
+
+@dataclass(frozen=True)
+class PixelSeries:
+    """All Landsat observations of one pixel (LCMAP / pyccd test pixels)."""
+
+    values: np.ndarray  # (T, 6) float32 reflectance 0-1: blue, green, red, nir, swir1, swir2
+    clear: np.ndarray  # (T,) bool clear observations (QA / Fmask)
+    dates: np.ndarray  # (T,) datetime64[D]
+    name: str  # file stem
+
+
+def read_pixel_series(path: str | Path) -> PixelSeries:
+    """An LCMAP pyccd pixel: ``.npy`` (ARD bit-packed QA, ordinal dates) or ``.csv`` (Fmask, ordinal or
+    Julian-day dates; rows ``date, blue, green, red, nir, swir1, swir2, thermal, qa``)."""
+    from ml.esd.composite import ard_qa_clear
+
+    p = Path(path)
+    if p.suffix == ".npy":
+        d = np.load(p, allow_pickle=True)[1]
+        ordinal = np.asarray(d["dates"], dtype=np.int64)
+        values = np.stack(
+            [np.asarray(d[b], np.float32) for b in ("blues", "greens", "reds", "nirs", "swir1s", "swir2s")],
+            -1,
+        )
+        clear = ard_qa_clear(np.asarray(d["qas"]))
+    else:
+        rows = np.loadtxt(p, delimiter=",")
+        ordinal = rows[:, 0].astype(np.int64)
+        ordinal = np.where(ordinal > 1_000_000, ordinal - 1721425, ordinal)  # Julian day -> ordinal
+        values = rows[:, 1:7].astype(np.float32)
+        clear = fmask_clear(rows[:, 8].astype(np.int64))
+    dates = (ordinal - 719163).astype("datetime64[D]")  # 719163 = date(1970, 1, 1).toordinal()
+    order = np.argsort(dates)
+    return PixelSeries(values[order] / 10000.0, clear[order], dates[order], p.stem)
+
+
 def _mt_dtwsat(root: Path) -> RasterSeries:
     return read_dated_folder(
         root / "rasters/modis_matogrosso_dtwsat/lucc_MT_2007_2013",
@@ -201,6 +279,10 @@ def _mt_dtwsat(root: Path) -> RasterSeries:
 
 def _colorado(root: Path) -> RasterSeries:
     return read_colorado_scenes(root / "rasters/landsat_colorado_p035r032/lsts_61x61_2008_2013")
+
+
+def _colorado_stack(root: Path) -> RasterSeries:
+    return read_scene_stack_tar(root / "rasters/landsat_colorado_p035r032/stack_5x5_1984_2013.tar.gz")
 
 
 def _slovenia(root: Path) -> RasterSeries:
@@ -230,7 +312,10 @@ DEMO_SOURCES: dict[str, DemoSource] = {
     "colorado": DemoSource(_colorado, tuple(range(2008, 2013)), 1, "CO-P035R032"),
     "slovenia": DemoSource(_slovenia, (2016, 2017), 1, "SI-EOLEARN"),
     "sinop": DemoSource(_sinop, tuple(range(2000, 2017)), 1, "MT-SINOP"),
+    # 6-band training source (5 x 5 px, 30 years); not one of the default demo stores
+    "colorado-stack": DemoSource(_colorado_stack, tuple(range(1984, 2014)), 1, "CO-P035R032-STACK"),
 }
+DEMO_STORES: tuple[str, ...] = ("mt-dtwsat", "colorado", "slovenia", "sinop")  # built by ``encode demo``
 
 
 def read_demo(name: str, root: Path | None = None) -> RasterSeries:

@@ -97,12 +97,16 @@ def samples_training_set(
 def raster_training_set(
     name: str, bands: tuple[str, ...], test_fraction: float, seed: int, block: int
 ) -> TrainingSet:
-    """Composites of every pixel-year of a demo raster, split by hashed ``block x block`` pixel blocks."""
+    """Composites of every pixel-year of a demo raster, split by hashed ``block x block`` pixel blocks.
+
+    ``block`` shrinks to a quarter of the raster's shorter side when that is smaller (Sinop: 2 x 2).
+    """
     r = read_demo(name)
     src = DEMO_SOURCES[name]
     values, clear = r.pixels()
     values = values[:, :, _select(r.bands, bands, name)]
     h, w = r.shape
+    block = max(1, min(block, min(h, w) // 4))  # small rasters (Sinop 11 x 14) get >= 16 blocks
     rows, cols = np.divmod(np.arange(h * w), w)
     held = location_holdout(
         (cols // block) * 1e-3 + 1.0,

@@ -14,6 +14,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent
 # band set -> checkpoint file; the first entry whose bands a data set has is used.
 SHIPPED: dict[tuple[str, ...], str] = {
     ("blue", "red", "nir", "mir"): "esdnet_modis4.pt",  # MODIS MOD13Q1 reflectance (Mato Grosso, Cerrado)
+    ("blue", "green", "red", "nir", "swir1", "swir2"): "esdnet_landsat6.pt",  # Landsat TM/ETM+ 6 bands
     ("red", "nir", "swir1"): "esdnet_landsat3.pt",  # Landsat TM/ETM+ red, NIR, SWIR1 (Colorado)
     ("ndvi",): "esdnet_ndvi.pt",  # a single NDVI index (MODIS samples, Sinop, Sentinel-2 Slovenia)
 }

@@ -97,3 +97,14 @@ def test_fill_gaps_edge_cases() -> None:
     assert np.allclose(out[2, :, 0], np.arange(12) / 10)
     with pytest.raises(CompositeError):
         composite_monthly(np.zeros((2, 3)), np.zeros(3, "datetime64[D]"), np.datetime64("2010-01"))
+
+
+def test_pixel_series_reader_dates(shared_data: Path) -> None:
+    from ml.esd.rasters import read_pixel_series
+
+    julian = read_pixel_series(shared_data / "pixels/lcmap_pyccd/sample_1.csv")  # Julian-day dates
+    assert julian.dates[0] == np.datetime64("2012-02-15") and julian.dates[-1] == np.datetime64("2014-12-29")
+    npy = read_pixel_series(shared_data / PIXEL)  # ordinal dates, ARD QA
+    dates, values, qa = _lcmap_pixel(shared_data)
+    assert npy.values.shape == values.shape and npy.clear.sum() == ard_qa_clear(qa).sum()
+    assert np.all(np.diff(npy.dates.astype(np.int64)) >= 0)
