@@ -104,7 +104,7 @@ def read_ogr_path(
         if len(wkb) + len(records) > limits.max_features:
             check_count(name, len(wkb) + len(records), limits)
         if table_crs is None and fmt != "kml":
-            if meta["crs"] is None:
+            if meta["crs"] is None or _is_undefined_srs(meta["crs"]):
                 raise UploadError(
                     f"no CRS: {name} (layer '{layer_name}') has no coordinate reference system; assign "
                     "its CRS (in QGIS: Layer > Set CRS) and export it again."
@@ -153,3 +153,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
+
+
+def _is_undefined_srs(text: str) -> bool:
+    """GDAL < 3.7 reports a GeoPackage layer without CRS as an engineering CRS named 'Undefined SRS'."""
+    return "Undefined SRS" in str(text) and any(k in str(text) for k in ("ENGCRS", "LOCAL_CS", "EngineeringDatum"))
