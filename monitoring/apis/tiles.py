@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from monitoring.errors import ApplicationError
-from monitoring.selectors.objects import analysis_get, product_get
+from monitoring.models import MapProduct
+from monitoring.selectors.objects import analysis_get
 from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_cog_path
 from monitoring.tiles import (
     TileNotFound,
@@ -63,7 +64,13 @@ class ProductTileApi(TileApi):
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, product_pk: int, z: int, x: int, y: int) -> HttpResponse:
-        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)
+        product = (  # one query: the style needs the analysis years and the label set's colours
+            MapProduct.objects.select_related("analysis__label_set")
+            .filter(analysis__owner=request.user, analysis_id=pk, pk=product_pk)
+            .first()
+        )
+        if product is None:
+            raise Http404(f"map product {product_pk} not found")
         check_tile(z, x, y)
         return tile_response(
             request, product_etag(product, z, x, y), lambda: render_product_tile(product, z, x, y)
