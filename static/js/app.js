@@ -37,6 +37,7 @@ class App {
     const aoi = this.map.aois.getLayers().filter((l) => l.aoiId === a.aoi);
     this.map.setProductBounds(aoi.length ? L.featureGroup(aoi).getBounds() : undefined);
     this.similar.reset();
+    this.map.hideLabels();
     await this.results.show(a);
     this.review.load(a);
     this.similar.fillLabelsets();

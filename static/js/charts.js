@@ -118,3 +118,43 @@ export function legendRamp(items) {
   const stops = items.map((i, k) => `${i.color} ${((k / Math.max(items.length - 1, 1)) * 100).toFixed(0)}%`).join(",");
   return `<span class="item">${esc(items[0].label)}<span class="ramp" style="background:linear-gradient(90deg,${stops})"></span>${esc(items[items.length - 1].label)}</span>`;
 }
+
+/**
+ * Small multiples: one row per series (e.g. six embedding dimensions), months along x over the years.
+ * Each row is scaled to its own range; easier to read than overlapping lines for quantised codes.
+ * @param {HTMLElement} el
+ * @param {{years: number[], months?: number, series: {name: string, color?: string, values: (number|null)[]}[],
+ *          yLabel?: string, rowHeight?: number}} spec
+ */
+export function smallMultiples(el, spec) {
+  const months = spec.months || 12;
+  const rh = spec.rowHeight || 24;
+  const W = 460, L = 40, R = 6, T = 4, B = 18;
+  const H = T + spec.series.length * rh + B;
+  const n = spec.years.length * months;
+  const yw = (W - L - R) / spec.years.length;
+  const x = (i) => L + ((i + 0.5) / n) * (W - L - R);
+  let svg = `<svg xmlns="${NS}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(spec.yLabel || "series")} per month and year">`;
+  spec.years.forEach((yr, j) => {
+    if (j % 2 === 0) svg += `<rect x="${L + j * yw}" y="${T}" width="${yw}" height="${spec.series.length * rh}" fill="#f1f5f3"/>`;
+    svg += `<text x="${L + j * yw + yw / 2}" y="${H - 5}" text-anchor="middle">${yr}</text>`;
+  });
+  spec.series.forEach((s, k) => {
+    const color = s.color || PALETTE[k % PALETTE.length];
+    const vals = s.values.filter((v) => v !== null && Number.isFinite(v));
+    const lo = vals.length ? Math.min(...vals) : 0, hi = vals.length ? Math.max(...vals) : 1;
+    const top = T + k * rh + 3, h = rh - 6;
+    const y = (v) => top + (1 - (v - lo) / (hi - lo || 1)) * h;
+    let d = "", pen = false;
+    s.values.forEach((v, i) => {
+      if (v === null || !Number.isFinite(v)) { pen = false; return; }
+      d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+      pen = true;
+    });
+    svg += `<line x1="${L}" x2="${W - R}" y1="${T + (k + 1) * rh}" y2="${T + (k + 1) * rh}" stroke="#e3e8e6"/>`;
+    svg += `<text x="${L - 4}" y="${top + h / 2 + 3}" text-anchor="end" fill="${color}">${esc(s.name)}</text>`;
+    svg += `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" stroke-linejoin="round"><title>${esc(s.name)}: ${short(lo)} … ${short(hi)}</title></path>`;
+  });
+  svg += "</svg>";
+  el.innerHTML = svg;
+}

@@ -103,7 +103,6 @@ export class MapView {
         const polys = layer instanceof L.Polygon ? [layer] : layer.getLayers ? layer.getLayers() : [layer];
         for (const p of polys) {
           p.aoiId = f.id ?? f.properties.id;
-          p.bindTooltip(f.properties.name, { sticky: true });
           this.aois.addLayer(p);
         }
       },
@@ -160,6 +159,7 @@ export class MapView {
     if (!url) {
       if (this.compare) this.map.removeLayer(this.compare);
       divider.hidden = true;
+      this._clip();
       return;
     }
     if (!this.compare) {
@@ -197,14 +197,17 @@ export class MapView {
     this.map.on("move zoom resize", () => this._clip());
   }
 
+  /** Compare layer left of the divider, main product right of it (CSS clip in layer-pane pixels). */
   _clip() {
-    const pane = this.map.getPane("compare");
+    const products = this.map.getPane("products");
+    if (document.getElementById("swipe-divider").hidden) { products.style.clip = ""; return; }
     const size = this.map.getSize();
     const x = Math.round(size.x * this.swipeX);
     document.getElementById("swipe-divider").style.left = `${x}px`;
     const nw = this.map.containerPointToLayerPoint([0, 0]);
     const se = this.map.containerPointToLayerPoint(size);
-    pane.style.clip = `rect(${nw.y}px, ${nw.x + x}px, ${se.y}px, ${nw.x}px)`;
+    this.map.getPane("compare").style.clip = `rect(${nw.y}px, ${nw.x + x}px, ${se.y}px, ${nw.x}px)`;
+    products.style.clip = `rect(${nw.y}px, ${se.x}px, ${se.y}px, ${nw.x + x}px)`;
   }
 
   /** Dynamic samples as points coloured by their yearly class; changed ones get a thick dark ring. */
@@ -221,6 +224,8 @@ export class MapView {
     }
     if (!this.map.hasLayer(this.samples)) this.samples.addTo(this.map);
   }
+
+  hideLabels() { this.map.removeLayer(this.labels); }
 
   hideSamples() { this.map.removeLayer(this.samples); }
 

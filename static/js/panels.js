@@ -499,8 +499,8 @@ export class ResultsPanel {
       <div class="kpi"><b>${fmt(acc.oa * 100, 1)}%</b><span>overall accuracy</span></div>
       <div class="kpi"><b>${fmt(acc.kappa, 3)}</b><span>kappa</span></div>
       <div class="kpi"><b>${fmt(acc.n_samples, 0)}</b><span>samples${acc.folds ? ` · ${acc.folds}-fold CV` : ""}</span></div></div>
-      <div class="tablewrap"><table><thead><tr><th>Class</th><th class="num">F1</th></tr></thead><tbody>${Object.entries(f1)
-        .map(([c, v]) => `<tr><td><span class="swatch" style="background:${esc(this.colors()[c] || "#999")}"></span> ${esc(c)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join("")}</tbody></table></div>`;
+      <div class="tablewrap"><table><thead><tr><th>Class</th><th class="num">F1</th></tr></thead><tbody>${(acc.classes || Object.keys(f1))
+        .filter((c) => c in f1).map((c) => [c, f1[c]]).map(([c, v]) => `<tr><td><span class="swatch" style="background:${esc(this.colors()[c] || "#999")}"></span> ${esc(c)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join("")}</tbody></table></div>`;
   }
 
   renderDownloads() {
@@ -512,8 +512,12 @@ export class ResultsPanel {
       [`/api/analyses/${id}/stats/?fmt=csv`, "Statistics CSV"],
       [`/api/analyses/${id}/export.html`, "Stand-alone HTML"],
     ];
-    for (const p of this.a.products.filter((q) => q.kind !== "similarity")) links.push([p.download, `${LAYER_NAMES[p.kind] || p.kind} ${productLabel(p, p.year)} (COG)`]);
-    $("downloads").innerHTML = links.map(([href, label]) => `<a href="${esc(href)}" download>${esc(label)}</a>`).join("");
+    const maps = this.a.products.filter((q) => q.kind !== "similarity");
+    $("downloads").innerHTML = links.map(([href, label]) => `<a href="${esc(href)}" download>${esc(label)}</a>`).join("")
+      + `<div class="row cog"><label for="cog-select" class="inline">Map (COG)</label><select id="cog-select">${maps
+        .map((p) => `<option value="${esc(p.download)}">${esc(LAYER_NAMES[p.kind] || p.kind)} · ${esc(productLabel(p, p.year))}</option>`).join("")}</select>
+        <a id="cog-link" href="${esc(maps.length ? maps[0].download : "#")}" download>Download map</a></div>`;
+    $("cog-select").addEventListener("change", (e) => { $("cog-link").href = e.target.value; });
   }
 }
 

@@ -1,7 +1,7 @@
 // Pixel panel: click a pixel -> its monthly series over the years and the class of each year.
 
 import { api, esc } from "./api.js";
-import { lineChart } from "./charts.js";
+import { lineChart, smallMultiples } from "./charts.js";
 import { $, toast } from "./panels.js";
 
 /**
@@ -20,7 +20,8 @@ export function renderPixel(report, chartEl, stripEl, colors) {
       return m ? m.map((row) => (row[b] === null || row[b] === undefined ? null : row[b])) : Array(12).fill(null);
     }),
   }));
-  lineChart(chartEl, { years, series, yLabel: useRefl ? "reflectance" : "ESD embedding", height: 180 });
+  if (useRefl) lineChart(chartEl, { years, series, yLabel: "reflectance", height: 180 });
+  else smallMultiples(chartEl, { years, series, yLabel: "ESD embedding" });
   if (stripEl) {
     stripEl.innerHTML = report.years.map((y) => {
       const c = y.class;

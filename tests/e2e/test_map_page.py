@@ -64,7 +64,7 @@ def test_bad_upload_shows_its_error_next_to_the_map(page) -> None:  # type: igno
     assert page.console_log.unexpected() == []
 
 
-def test_whole_workflow_in_the_browser(page, demo_store, celery_worker, shared_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, tmp_path, page) -> None:  # type: ignore[no-untyped-def]
     log = page.console_log
     # -- upload the real 2011-12 labels: the report appears next to the map
     labels_csv = tmp_path / "mt_2011_2012.csv"
@@ -131,6 +131,10 @@ def test_whole_workflow_in_the_browser(page, demo_store, celery_worker, shared_d
     assert page.locator("#legend .item").count() == 4  # the four MT classes
     assert page.locator("#area-chart svg rect").count() > 7
     assert "overall accuracy" in page.inner_text("#accuracy")
+    page.check("#show-samples")  # dynamic samples of 2012, changed ones ringed
+    page.wait_for_function("esdApp.map.samples.getLayers().length > 0")
+    year_samples = DynamicSample.objects.filter(analysis_id=pk, year=2012).count()
+    assert page.evaluate("esdApp.map.samples.getLayers().length") == year_samples
     shot(page, "results")
     # compare two years side by side
     page.check("#swipe-on")
@@ -143,7 +147,9 @@ def test_whole_workflow_in_the_browser(page, demo_store, celery_worker, shared_d
     px, py = map_point(page, -55.95, -12.02)
     page.mouse.click(px, py)
     page.wait_for_selector("#pixel-chart svg path")
-    assert page.locator("#pixel-chart svg path").count() == 6  # six embedding dims (no decoder)
+    assert (
+        page.locator("#pixel-chart svg path").count() == 6
+    )  # six embedding dims (the demo store has no decoder)
     assert page.locator("#pixel-classes div").count() == 7
     shot(page, "pixel_chart")
 
@@ -186,6 +192,8 @@ def test_whole_workflow_in_the_browser(page, demo_store, celery_worker, shared_d
 
     # -- download the samples and check the file
     page.click("#tab-results")
+    page.locator("#downloads").scroll_into_view_if_needed()
+    shot(page, "results_accuracy")
     with page.expect_download() as info:
         page.click("#downloads a:has-text('Samples GeoJSON')")
     path = info.value.path()
