@@ -87,3 +87,23 @@ def test_shipped_models_reconstruct_real_samples(
     # nodata rows (no valid month) encode to all-zero indices
     none_valid = np.zeros((1, 12), bool)
     assert not encode_series(model, comp.values[:1], none_valid).any()
+
+
+def test_evaluate_cli_held_out(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ml.esd.evaluate import main
+
+    main(
+        [
+            "--samples",
+            str(shared_data / "samples/matogrosso_modis_ndvi_4classes.npz"),
+            "--test-fraction",
+            "0.3",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["bands"] == ["ndvi"] and out["held_out_only"] and 0 < out["rows"] < 961
+    assert out["mae"] < 0.03 and out["cc"] > 0.95 and set(out["per_band"]) == {"ndvi"}
+    assert out["bytes_per_pixel_year"]["encoded"] == 26 and out["bytes_per_pixel_year"]["raw_int16"] == 24
+    assert out["vs_observations"]["decoded"]["mae"] < 0.05
