@@ -40,9 +40,12 @@ class HTSVAEConfig:
     z2: int = 2  # top latent size
     class_embedding: int = 8  # size of the learned class embedding
     epochs: int = 150  # passes over the training set
+    max_steps: int = 600  # cap on optimizer steps (epochs are cut to fit; 0 = no cap)
     batch_size: int = 128  # sample-years per step
     lr: float = 3e-3  # Adam learning rate
     weight_decay: float = 1e-5  # Adam weight decay
+    beta: float = 1.0  # weight of the KL terms in the loss and the score (beta-VAE; > 1 = tighter latents)
+    learn_scale: bool = True  # learn the per-class (month, dim) Laplace scale; False: fixed at 1
     kl_warmup: float = 0.2  # fraction of steps over which the KL weight ramps from 0 to 1
 
 
@@ -85,7 +88,11 @@ class HTSVAE(nn.Module):
             nn.GELU(),
             nn.Conv1d(h, d, k, padding=k // 2),
         )
-        self.log_scale = nn.Parameter(torch.zeros(config.n_classes, MONTHS, d))  # per class Laplace log scale
+        scale = torch.zeros(config.n_classes, MONTHS, d)  # per class Laplace log scale
+        if config.learn_scale:
+            self.log_scale = nn.Parameter(scale)
+        else:
+            self.register_buffer("log_scale", scale)
 
     def encode(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Bottom-up features: (d1 (batch, 2h), d2 (batch, h), class embedding (batch, e))."""
@@ -127,8 +134,54 @@ class HTSVAE(nn.Module):
             xb = torch.as_tensor(x[i : i + batch_size], dtype=torch.float32)
             cb = torch.as_tensor(c[i : i + batch_size], dtype=torch.long)
             terms = self(xb, cb, sample=False)
-            out.append((terms["nll"] + terms["kl1"] + terms["kl2"]).numpy())
+            out.append((terms["nll"] + self.config.beta * (terms["kl1"] + terms["kl2"])).numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def _decode(self, z1: Tensor, z2: Tensor, emb: Tensor) -> Tensor:
+        """(batch, 12, D) decoder mean for latents ``z1``, ``z2`` and class embeddings ``emb``."""
+        hdec = self.dec_in(torch.cat([z1, z2, emb], 1)).view(z1.shape[0], self.config.hidden, MONTHS)
+        return self.dec(hdec).transpose(1, 2)
+
+    @torch.no_grad()
+    def prior_score(self, x: np.ndarray, c: np.ndarray, n_draws: int = 64, seed: int = 0) -> np.ndarray:
+        """(batch,) float64 ``-log p(x | class)`` (nats) estimated with latents drawn from the class prior.
+
+        ``-log mean_k p(x | z_k, class)`` over ``n_draws`` fixed (seeded) draws ``z2 ~ N(0, I)``,
+        ``z1 ~ p(z1 | z2, class)``: how well the class's *generated* normal patterns explain ``x``,
+        without letting the encoder adapt to ``x``. Deterministic for a given ``seed``.
+        """
+        self.eval()
+        gen = torch.Generator().manual_seed(seed)
+        e2 = torch.randn(n_draws, self.config.z2, generator=gen)
+        e1 = torch.randn(n_draws, self.config.z1, generator=gen)
+        out = []
+        for i in range(0, len(x), 256):
+            xb = torch.as_tensor(x[i : i + 256], dtype=torch.float32)
+            cb = torch.as_tensor(c[i : i + 256], dtype=torch.long)
+            b = len(xb)
+            emb = self.embed(cb).repeat_interleave(n_draws, 0)  # (b*K, e)
+            z2 = e2.repeat(b, 1)
+            pmu1, plv1 = self.p_z1(torch.cat([z2, emb], 1)).chunk(2, dim=1)
+            z1 = pmu1 + e1.repeat(b, 1) * (0.5 * plv1.clamp(-8, 8)).exp()
+            recon = self._decode(z1, z2, emb).view(b, n_draws, MONTHS, -1)
+            log_s = self.log_scale[cb].clamp(-5, 3)[:, None]
+            ll = -((xb[:, None] - recon).abs() / log_s.exp() + log_s + math.log(2.0)).sum((2, 3))  # (b, K)
+            out.append(-(torch.logsumexp(ll, 1) - math.log(n_draws)).numpy())
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    @torch.no_grad()
+    def latent(self, x: np.ndarray, c: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """(batch, z1 + z2) float32 posterior means ``[mu(z1), mu(z2)]`` of ``x (batch, 12, D)`` under ``c``."""
+        self.eval()
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = torch.as_tensor(x[i : i + batch_size], dtype=torch.float32)
+            cb = torch.as_tensor(c[i : i + batch_size], dtype=torch.long)
+            d1, d2, emb = self.encode(xb, cb)
+            mu2 = self.q_z2(torch.cat([d2, emb], 1)).chunk(2, dim=1)[0]
+            mu1 = self.q_z1(torch.cat([d1, mu2], 1)).chunk(2, dim=1)[0]
+            out.append(torch.cat([mu1, mu2], 1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.config.z1 + self.config.z2), np.float32)
 
     @torch.no_grad()
     def reconstruct(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -164,7 +217,8 @@ def train_hts_vae(
 ) -> tuple[HTSVAE, list[float]]:
     """Fit an :class:`HTSVAE` on standardized years ``x (N, 12, D)`` with classes ``c (N,)`` int.
 
-    Returns the model (in eval mode) and the mean training negative ELBO (nats) of each epoch.
+    Returns the model (in eval mode) and the mean training negative ELBO (nats) of each epoch
+    (``epochs``, fewer when ``max_steps`` would be exceeded).
     Deterministic for a given ``seed`` on one machine and thread count.
     """
     if x.ndim != 3 or x.shape[1] != MONTHS or x.shape[2] != config.n_dims:
@@ -179,17 +233,20 @@ def train_hts_vae(
     ct = torch.as_tensor(c, dtype=torch.long)
     n = len(xt)
     steps_per_epoch = max(1, math.ceil(n / config.batch_size))
-    total = config.epochs * steps_per_epoch
+    epochs = config.epochs
+    if config.max_steps > 0:
+        epochs = max(1, min(epochs, config.max_steps // steps_per_epoch))
+    total = epochs * steps_per_epoch
     warm = max(1, int(config.kl_warmup * total))
     history: list[float] = []
     step = 0
     model.train()
-    for _ in range(config.epochs):
+    for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
         acc = 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
-            loss = negative_elbo(model, xt[idx], ct[idx], kl_weight=min(1.0, step / warm))
+            loss = negative_elbo(model, xt[idx], ct[idx], kl_weight=config.beta * min(1.0, step / warm))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -8,7 +8,8 @@ Fit (stage 1, self-training):
 2. round 0: train the HTS-VAE on the reference-year sample-years with their static classes;
 3. rounds 1..R-1: score, calibrate per-class thresholds (``ml.tasgen.detect``), retrain from scratch on
    the reference years under threshold plus (``use_normal_years``) the other years under threshold;
-4. final thresholds from the scores of *all* reference-year sample-years under the final model.
+4. final thresholds from the scores of *all* valid sample-years of each class (``calibrate_on="all"``,
+   or its reference years only) under the final model.
 Fit (stage 2): a random forest on the stable sample-years (valid, under threshold) with their static
 class (``ml.tasgen.relabel``).
 Apply: score every valid sample-year under its static class, flag scores above threshold, relabel the
@@ -24,7 +25,13 @@ import numpy as np
 import torch
 
 from ml.errors import TasGenError
-from ml.tasgen.detect import ClassThresholds, calibrate_thresholds, change_years, flag_anomalies
+from ml.tasgen.detect import (
+    MAD_TO_SIGMA,
+    ClassThresholds,
+    calibrate_thresholds,
+    change_years,
+    flag_anomalies,
+)
 from ml.tasgen.hts_vae import HTSVAE, HTSVAEConfig, train_hts_vae
 from ml.tasgen.interpret import gibbs_attribution
 from ml.tasgen.relabel import Relabeler, fit_relabeler, relabel_flagged, year_features
@@ -38,21 +45,28 @@ class TasGenConfig:
     hidden: int = 32  # HTS-VAE conv channels / MLP width
     z1: int = 4  # HTS-VAE lower latent size
     z2: int = 2  # HTS-VAE top latent size
-    epochs: int = 150  # HTS-VAE epochs per self-training round
+    epochs: int = 300  # HTS-VAE epochs per self-training round (cut by max_steps)
+    max_steps: int = 300  # HTS-VAE optimizer steps cap per round (early stopping: longer training
+    # lets the VAE reconstruct the changed samples too)
+    beta: float = 4.0  # HTS-VAE KL weight (beta-VAE) in loss and score
     batch_size: int = 128  # HTS-VAE batch size (sample-years)
     lr: float = 3e-3  # HTS-VAE Adam learning rate
     rounds: int = 2  # self-training rounds (1 = train once on all reference years)
     use_normal_years: bool = True  # after round 0, also train on non-reference years under threshold
     max_train_years: int = 6000  # cap on sample-years per round (random subset above it)
-    threshold_k: float = 3.0  # threshold = median + k * 1.4826 * MAD of reference-year scores per class
+    threshold_k: float = 1.5  # threshold = median + k * 1.4826 * MAD of the class's sample-year scores
+    calibrate_on: str = "all"  # "all" valid sample-years of the class, or "reference" years only
+    recalibrate_on_apply: bool = True  # apply re-derives the thresholds from the applied series' own
+    # scores (same rule, static labels only) for classes with >= min_class_samples samples there
     min_class_samples: int = 5  # fewer samples of a static class -> TasGenError
     rf_trees: int = 200  # stage-2 random forest size
-    unflag_confidence: float = 0.8  # flagged year kept as its static class when the forest gives >= this
-    gibbs_max: int = 100  # at most this many changed sample-years are attributed (highest scores first)
-    gibbs_sweeps: int = 16  # Gibbs sweeps over all cells
-    gibbs_burn_in: int = 4  # sweeps discarded before averaging
-    gibbs_temperature: float = 1.0  # Gibbs temperature (nats of anomaly score)
-    gibbs_cost: float = 1.0  # price of one restored cell (nats of anomaly score)
+    unflag_confidence: float = 0.6  # flagged year kept as its static class when the forest gives >= this
+    gibbs_max: int = 50  # at most this many changed sample-years are attributed (highest scores first)
+    gibbs_sweeps: int = 10  # Gibbs sweeps over all cells
+    gibbs_burn_in: int = 3  # sweeps discarded before averaging
+    drift_weight: float = 1.0  # weight of the latent drift from the sample's reference year in the score
+    gibbs_temperature: float = 0.1  # Gibbs temperature (robust sigmas of anomaly score)
+    gibbs_cost: float = 0.1  # price of one restored cell (robust sigmas of anomaly score)
     torch_threads: int = 1  # torch.set_num_threads for the run (0 = leave as is); small nets run best on 1
 
 
@@ -65,7 +79,8 @@ class TasGenModel:
     mean: np.ndarray  # (D,) standardization mean
     std: np.ndarray  # (D,) standardization std
     vae: HTSVAE  # stage-1 model
-    thresholds: ClassThresholds  # per-class anomaly thresholds
+    scale: ScoreScale  # robust standardization of the two score terms
+    thresholds: ClassThresholds  # per-class anomaly thresholds (on the combined score)
     relabeler: Relabeler  # stage-2 classifier
     normal_pattern: np.ndarray  # (C, 12, D) standardized median stable year of each class
     config: TasGenConfig  # settings used
@@ -94,9 +109,78 @@ class TasGenModel:
             "mean": self.mean,
             "std": self.std,
             "thresholds": asdict(self.thresholds),
+            "scale": asdict(self.scale),
             "normal_pattern": self.normal_pattern,
             "relabeler": self.relabeler,
         }
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """Per-class robust centre and spread (median, 1.4826 * MAD) of the two anomaly-score terms."""
+
+    elbo_median: np.ndarray  # (C,) nats
+    elbo_sigma: np.ndarray  # (C,) nats
+    drift_median: np.ndarray  # (C,) latent units, over non-reference years (0 when there are none)
+    drift_sigma: np.ndarray  # (C,) latent units (1 when there are no non-reference years)
+
+
+def _robust(v: np.ndarray) -> tuple[float, float]:
+    if len(v) == 0:
+        return 0.0, 1.0
+    med = float(np.median(v))
+    return med, max(MAD_TO_SIGMA * float(np.median(np.abs(v - med))), 1e-6)
+
+
+def _terms(
+    vae: HTSVAE, x: np.ndarray, cls_ny: np.ndarray, valid: np.ndarray, ref: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(elbo (N, Y) nats, drift (N, Y), non_ref (N, Y) bool) for the valid sample-years.
+
+    ``drift`` is the Euclidean distance between the year's posterior-mean latent and that of the
+    sample's reference year (0 for the reference year itself); NaN where not valid.
+    """
+    n, y = valid.shape
+    idx = np.argwhere(valid)
+    xs, cs = x[idx[:, 0], idx[:, 1]], cls_ny[idx[:, 0], idx[:, 1]]
+    elbo = np.full((n, y), np.nan)
+    elbo[valid] = vae.score(xs, cs)
+    lat = np.zeros((n, y, vae.config.z1 + vae.config.z2), dtype=np.float32)
+    lat[valid] = vae.latent(xs, cs)
+    drift = np.linalg.norm(lat - lat[np.arange(n), ref][:, None], axis=2)
+    drift = np.where(valid, drift, np.nan)
+    non_ref = valid.copy()
+    non_ref[np.arange(n), ref] = False
+    return elbo, drift, non_ref
+
+
+def _fit_scale(
+    elbo: np.ndarray,
+    drift: np.ndarray,
+    non_ref: np.ndarray,
+    valid: np.ndarray,
+    cls_ny: np.ndarray,
+    n_classes: int,
+) -> ScoreScale:
+    em, es, dm, ds = (np.zeros(n_classes) for _ in range(4))
+    for ci in range(n_classes):
+        em[ci], es[ci] = _robust(elbo[valid & (cls_ny == ci)])
+        dm[ci], ds[ci] = _robust(drift[non_ref & (cls_ny == ci)])
+    return ScoreScale(em, es, dm, ds)
+
+
+def _combine(
+    scale: ScoreScale,
+    elbo: np.ndarray,
+    drift: np.ndarray,
+    non_ref: np.ndarray,
+    cls: np.ndarray,
+    weight: float,
+) -> np.ndarray:
+    """Anomaly score in robust sigmas: z(ELBO) + weight * z(drift) (the drift term only off the reference year)."""
+    z_elbo = (elbo - scale.elbo_median[cls]) / scale.elbo_sigma[cls]
+    z_drift = (drift - scale.drift_median[cls]) / scale.drift_sigma[cls]
+    return z_elbo + weight * np.where(non_ref, z_drift, 0.0)
 
 
 def _check_counts(series: SampleSeries, min_count: int) -> tuple[str, ...]:
@@ -115,6 +199,8 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
     """Fit both TasGen stages on ``series`` using only its static classes and reference years."""
     config = config or TasGenConfig()
     series.validate("series")
+    if config.calibrate_on not in ("all", "reference"):
+        raise TasGenError(f"calibrate_on must be 'all' or 'reference', got {config.calibrate_on!r}")
     classes = _check_counts(series, config.min_class_samples)
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
@@ -138,6 +224,8 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
         z1=config.z1,
         z2=config.z2,
         epochs=config.epochs,
+        max_steps=config.max_steps,
+        beta=config.beta,
         batch_size=config.batch_size,
         lr=config.lr,
     )
@@ -146,18 +234,23 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
     vae: HTSVAE | None = None
     thresholds: ClassThresholds | None = None
     scores = np.full((n, y), np.nan)
+    scale: ScoreScale | None = None
     for r in range(max(1, config.rounds)):
         idx = np.argwhere(train_mask)
         if len(idx) > config.max_train_years:
             idx = idx[rng.choice(len(idx), config.max_train_years, replace=False)]
         vae, hist = train_hts_vae(x[idx[:, 0], idx[:, 1]], cls_ny[idx[:, 0], idx[:, 1]], vae_cfg, seed + r)
         history.append(hist)
-        scores = _score_all(vae, x, cls_ny, series.valid)
-        thresholds = calibrate_thresholds(scores[is_ref], cls_ny[is_ref], classes, config.threshold_k)
+        elbo, drift, non_ref = _terms(vae, x, cls_ny, series.valid, ref)
+        scale = _fit_scale(elbo, drift, non_ref, series.valid, cls_ny, len(classes))
+        scores = _combine(scale, elbo, drift, non_ref, cls_ny, config.drift_weight)
+        calib = is_ref if config.calibrate_on == "reference" else series.valid
+        thresholds = calibrate_thresholds(scores[calib], cls_ny[calib], classes, config.threshold_k)
         normal = series.valid & ~flag_anomalies(scores, cls_ny, thresholds)
         train_mask = normal if config.use_normal_years else (normal & is_ref)
         _ensure_each_class(train_mask, cls, classes)
-    assert vae is not None and thresholds is not None  # loop runs at least once
+    if vae is None or thresholds is None or scale is None:
+        raise TasGenError(f"rounds must be >= 1, got {config.rounds}")
     stable = series.valid & ~flag_anomalies(scores, cls_ny, thresholds)
     feats = year_features(x[stable])
     relabeler = fit_relabeler(feats, cls_ny[stable], len(classes), seed, config.rf_trees)
@@ -170,6 +263,7 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
         mean=mean.astype(np.float32),
         std=std.astype(np.float32),
         vae=vae,
+        scale=scale,
         thresholds=thresholds,
         relabeler=relabeler,
         normal_pattern=normal_pattern,
@@ -184,12 +278,33 @@ def _ensure_each_class(mask: np.ndarray, cls: np.ndarray, classes: tuple[str, ..
             raise TasGenError(f"class {name!r}: every sample-year is anomalous; cannot learn its pattern")
 
 
-def _score_all(vae: HTSVAE, x: np.ndarray, cls_ny: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(N, Y) negative ELBO under each sample's static class; NaN where not valid."""
-    out = np.full(valid.shape, np.nan)
-    idx = np.argwhere(valid)
-    out[valid] = vae.score(x[idx[:, 0], idx[:, 1]], cls_ny[idx[:, 0], idx[:, 1]])
-    return out
+def _recalibrated(
+    model: TasGenModel, series: SampleSeries, scores: np.ndarray, cls_ny: np.ndarray
+) -> ClassThresholds:
+    """The model's thresholds, re-derived from ``scores`` for classes with enough samples in ``series``.
+
+    Same rule and calibration set (all valid years or reference years) as at fit time; classes with
+    fewer than ``min_class_samples`` samples in ``series`` keep the fitted threshold.
+    """
+    cfg = model.config
+    t = model.thresholds
+    med, sig = t.median.copy(), t.sigma.copy()
+    n, y = series.valid.shape
+    calib = series.valid.copy()
+    if cfg.calibrate_on == "reference":
+        calib = np.zeros((n, y), dtype=bool)
+        calib[np.arange(n), series.reference_index] = True
+    for ci in range(len(model.classes)):
+        if int((cls_ny[:, 0] == ci).sum()) < cfg.min_class_samples:
+            continue
+        part = calibrate_thresholds(
+            scores[calib & (cls_ny == ci)],
+            np.zeros(int((calib & (cls_ny == ci)).sum()), dtype=np.int64),
+            ("c",),
+            t.k,
+        )
+        med[ci], sig[ci] = part.median[0], part.sigma[0]
+    return ClassThresholds(classes=t.classes, median=med, sigma=sig, k=t.k, threshold=med + t.k * sig)
 
 
 def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> DynamicSamples:
@@ -207,8 +322,13 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
     valid = series.valid
     x = np.where(valid[:, :, None, None], model.standardize(series.values), 0.0).astype(np.float32)
     cls_ny = np.broadcast_to(cls[:, None], (n, y))
-    scores = _score_all(model.vae, x, cls_ny, valid)
-    flags = flag_anomalies(scores, cls_ny, model.thresholds) & valid
+    ref_all = series.reference_index
+    elbo, drift, non_ref = _terms(model.vae, x, cls_ny, valid, ref_all)
+    scores = _combine(model.scale, elbo, drift, non_ref, cls_ny, cfg.drift_weight)
+    thresholds = (
+        _recalibrated(model, series, scores, cls_ny) if cfg.recalibrate_on_apply else model.thresholds
+    )
+    flags = flag_anomalies(scores, cls_ny, thresholds) & valid
     names = np.array(model.classes)
     klass_idx = np.where(valid, cls_ny, -1)
     changed = np.zeros((n, y), dtype=bool)
@@ -232,11 +352,22 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
         own_ref = (ref != s_y) & ~changed[s_i, ref]
         normal = np.where(own_ref[:, None, None], x[s_i, ref], model.normal_pattern[cls[s_i]])
         c_sel = cls[s_i]
+        ref_lat = model.vae.latent(x[s_i, ref], c_sel)
+        off_ref = ref != s_y
+
+        def combined(xs: np.ndarray) -> np.ndarray:
+            reps = len(xs) // len(c_sel)
+            c_rep = np.tile(c_sel, reps)
+            d = np.linalg.norm(model.vae.latent(xs, c_rep) - np.tile(ref_lat, (reps, 1)), axis=1)
+            return _combine(
+                model.scale, model.vae.score(xs, c_rep), d, np.tile(off_ref, reps), c_rep, cfg.drift_weight
+            )
+
         att = gibbs_attribution(
-            lambda xs: model.vae.score(xs, np.tile(c_sel, len(xs) // len(c_sel))),
+            combined,
             x[s_i, s_y],
             normal,
-            model.thresholds.median[c_sel],
+            thresholds.median[c_sel],
             sweeps=cfg.gibbs_sweeps,
             burn_in=cfg.gibbs_burn_in,
             temperature=cfg.gibbs_temperature,
@@ -250,7 +381,7 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
         klass=klass,
         changed=changed,
         anomaly_score=scores,
-        threshold=model.thresholds.threshold[cls],
+        threshold=thresholds.threshold[cls],
         confidence=np.where(valid, confidence, np.nan),
         attribution_month=attr_m,
         attribution_dim=attr_d,

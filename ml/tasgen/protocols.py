@@ -115,12 +115,17 @@ def splice_case(
     n_samples: int = 300,
     change_fraction: float = 0.3,
     n_years: int = 6,
+    min_class_rows: int = 100,
 ) -> ProtocolCase:
     """The ``splice`` protocol case (module docstring); multi-year or single-year builder by the file.
 
     ``n_samples`` samples split over the two folds; ``n_years`` is the series length for single-year
-    files (multi-year files use all their years).
+    files (multi-year files use all their years). Classes with fewer than ``min_class_rows`` rows in
+    the file are left out (too few to learn a normal pattern in each fold).
     """
+    names, counts = np.unique(samples.label, return_counts=True)
+    keep = names[counts >= min_class_rows]
+    samples = samples.subset(np.isin(samples.label, keep))
     classes = samples.classes
     if len(classes) < 2:
         raise TasGenError(f"splice protocol: need at least 2 classes, file has {list(classes)}")
