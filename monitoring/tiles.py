@@ -24,8 +24,8 @@ from rio_tiler.utils import render as render_array
 from ml.errors import MLError
 from ml.maps import ColorMap, named_colormap
 from monitoring.errors import ApplicationError
-from monitoring.models import Analysis, EsdTile, MapProduct
-from monitoring.selectors.esd_catalog import esd_store_for_area
+from monitoring.models import Analysis, MapProduct
+from monitoring.selectors.esd_catalog import esd_store_for_area, esd_tiles_for_area
 
 TILE_SIZE: Final[int] = 256  # pixels per tile side
 MAX_ZOOM: Final[int] = 24  # deeper tiles are refused (404)
@@ -144,8 +144,12 @@ def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, flo
 
 
 def esd_preview_etag(year: int, z: int, x: int, y: int) -> str:
-    """ETag of a store preview tile: changes when the catalog rows of that year change."""
-    rows = EsdTile.objects.filter(year=year).order_by("uri").values_list("uri", "fingerprint")
+    """ETag of a store preview tile: changes when the catalog rows of that year under the tile change."""
+    rows = (
+        esd_tiles_for_area(area=tile_lonlat_bounds(z, x, y), years=[year])
+        .order_by("uri")
+        .values_list("uri", "fingerprint")
+    )
     digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()[:16]
     return (
         '"'
