@@ -215,7 +215,7 @@ export class MapView {
     this.samples.clearLayers();
     for (const s of samples) {
       const m = L.circleMarker([s.lat, s.lon], {
-        pane: "points", radius: s.changed ? 6 : 4, weight: s.changed ? 3 : 1, color: s.changed ? "#111" : "#fff",
+        pane: "points", radius: s.changed ? 6 : 4, weight: s.changed ? 3 : 1, color: s.changed ? "#111" : "#33403b",
         fillColor: colors[s.dynamic_class] || "#888", fillOpacity: 0.95,
       });
       m.bindTooltip(`${s.year}: ${s.dynamic_class}${s.changed ? ` (uploaded as ${s.static_class})` : ""}`);

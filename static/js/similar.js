@@ -95,11 +95,15 @@ export class SimilarPanel {
         <span class="simbar" style="width:${Math.round(p.similarity * 60)}px"></span> ${p.similarity.toFixed(3)}
         <span class="muted">${p.lat.toFixed(4)}, ${p.lon.toFixed(4)}</span></label>`;
       const box = li.querySelector("input");
-      const marker = L.circleMarker([p.lat, p.lon], { pane: "points", radius: 4, weight: 1, color: "#fff", fillColor: this.selected.has(key) ? "#f0b429" : "#d9480f", fillOpacity: 0.9 });
+      const style = (on) => (on
+        ? { radius: 7, weight: 2, color: "#12352b", fillColor: "#f0b429", fillOpacity: 1 }
+        : { radius: 3, weight: 0, color: "#fff", fillColor: "#fff", fillOpacity: 0.75 });
+      const marker = L.circleMarker([p.lat, p.lon], { pane: "points", ...style(this.selected.has(key)) });
       const toggle = (on) => {
         if (on) this.selected.add(key); else this.selected.delete(key);
         box.checked = on;
-        marker.setStyle({ fillColor: on ? "#f0b429" : "#d9480f", radius: on ? 6 : 4 });
+        marker.setStyle(style(on));
+        if (on) marker.bringToFront();
         $("similar-add-btn").textContent = `Add ${this.selected.size} selected as labels`;
       };
       box.addEventListener("change", () => toggle(box.checked));

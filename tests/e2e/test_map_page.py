@@ -47,7 +47,7 @@ def wait_tiles_loaded(page, cls: str) -> set[str]:  # type: ignore[no-untyped-de
     return tile_srcs(page, cls)
 
 
-def test_bad_upload_shows_its_error_next_to_the_map(page) -> None:  # type: ignore[no-untyped-def]
+def test_bad_upload_shows_its_error_next_to_the_map(demo_store, page) -> None:  # type: ignore[no-untyped-def]
     page.console_log.allow.append("status of 400")  # the refused upload itself
     page.set_input_files("#labels-file", str(BAD_INPUTS / "swapped_lon_lat.csv"))
     page.click("#labels-upload button[type=submit]")
@@ -61,6 +61,26 @@ def test_bad_upload_shows_its_error_next_to_the_map(page) -> None:  # type: igno
     page.set_input_files("#aoi-file", str(BAD_INPUTS / "aoi_points.geojson"))
     page.click("#aoi-upload button[type=submit]")
     assert "only polygons" in page.wait_for_selector("#aoi-upload-report .error").inner_text()
+    assert page.console_log.unexpected() == []
+
+
+def test_controls_have_names_and_the_page_fits_the_screen(page) -> None:  # type: ignore[no-untyped-def]
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('.sidepanel input, .sidepanel select, .sidepanel textarea,'
+                 + ' .sidepanel button, .leaflet-control a')]
+           .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                        && !e.closest('label') && !e.textContent.trim() && !e.title)
+           .map(e => e.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    assert page.get_attribute("#year-slider", "type") == "range"
+    size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert size == [1366, 768]  # no page scroll at 1366 x 768: the side panel scrolls inside
+    # tabs by keyboard
+    page.focus("#tab-data")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.id") == "tab-run"
+    assert page.is_visible("#run-form") and not page.is_visible("#labels-upload")
     assert page.console_log.unexpected() == []
 
 
