@@ -6,7 +6,7 @@ import json
 
 from django.contrib.gis.db.models import Extent
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -86,6 +86,7 @@ class SimilarPixelsApi(APIView):
 
     parser_classes = [JSONParser]
 
+    @extend_schema_serializer(component_name="SimilarPixelsInput")
     class InputSerializer(serializers.Serializer):
         lon = serializers.FloatField(min_value=-180, max_value=180)
         lat = serializers.FloatField(min_value=-90, max_value=90)

@@ -108,7 +108,7 @@ def _grid_indices(inputs: AnalysisInputs, year_pos: int) -> tuple[np.ndarray, np
 
 def _pixel_of(grid: Grid, lon: float, lat: float) -> tuple[int, int]:
     xs, ys = warp_transform("EPSG:4326", grid.crs, [lon], [lat])
-    col, row = ~grid.affine * (xs[0], ys[0])
+    col, row = ~grid.affine @ (xs[0], ys[0])
     return int(np.floor(row)), int(np.floor(col))
 
 
@@ -143,7 +143,7 @@ def similarity_raster(*, analysis: Analysis, lon: float, lat: float, year: int) 
 
 
 def _pixel_centres_lonlat(raster: SimilarityRaster, rows: np.ndarray, cols: np.ndarray) -> tuple[list, list]:
-    xs, ys = raster.transform * (cols + 0.5, rows + 0.5)
+    xs, ys = raster.transform @ (cols + 0.5, rows + 0.5)
     lon, lat = warp_transform(raster.crs_wkt, "EPSG:4326", list(np.atleast_1d(xs)), list(np.atleast_1d(ys)))
     return list(lon), list(lat)
 
