@@ -31,6 +31,7 @@ from monitoring.services.pipeline.lookup import window_path
 from monitoring.services.pipeline.paths import analysis_dir, load_npz, write_bytes_atomic
 
 MAX_PIXELS: Final[int] = 20_000  # pixels listed in the answer (the most similar first)
+MAX_GRID_PX: Final[int] = 4_000_000  # larger AOI grids are refused: the request would take too long
 DEFAULT_THRESHOLD: Final[float] = 0.8  # threshold of the heat-layer URL the answer gives
 TOKEN_RE: Final = re.compile(r"^[0-9a-f]{24}$")
 SIMILAR_VERSION: Final[str] = "1"  # part of the token: bump when the method or answer changes
@@ -92,53 +93,69 @@ def _year_indices(inputs: AnalysisInputs, w: Window, year_pos: int) -> tuple[np.
     return indices, valid & mask
 
 
-def _grid_indices(inputs: AnalysisInputs, year_pos: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices (12, H, W) uint16, valid (H, W) bool)`` of the whole grid for one year."""
-    grid: Grid = inputs.grid
-    indices = np.zeros((12, grid.height, grid.width), dtype=np.uint16)
-    valid = np.zeros((grid.height, grid.width), dtype=bool)
-    for w in grid.windows():
-        idx, val = _year_indices(inputs, w, year_pos)
-        rows = slice(w.row_off, w.row_off + w.height)
-        cols = slice(w.col_off, w.col_off + w.width)
-        indices[:, rows, cols] = idx
-        valid[rows, cols] = val
-    return indices, valid
-
-
 def _pixel_of(grid: Grid, lon: float, lat: float) -> tuple[int, int]:
     xs, ys = warp_transform("EPSG:4326", grid.crs, [lon], [lat])
     col, row = ~grid.affine @ (xs[0], ys[0])
     return int(np.floor(row)), int(np.floor(col))
 
 
-def similarity_raster(*, analysis: Analysis, lon: float, lat: float, year: int) -> SimilarityRaster:
-    """Cosine similarity of each AOI pixel's 72-dim embedding (12 months x 6 codes) of ``year`` to the
-    embedding of the pixel containing ``(lon, lat)``; 400 when that pixel is outside the AOI or has no
-    data in ``year``."""
-    if year not in analysis.years:
-        raise ApplicationError(f"year {year} is not one of the analysis years {analysis.years}")
-    inputs = AnalysisInputs(analysis)
-    grid = inputs.grid
-    row, col = _pixel_of(grid, lon, lat)
-    if not (0 <= row < grid.height and 0 <= col < grid.width):
-        raise ApplicationError(f"({lon:.5f}, {lat:.5f}) is outside the AOI of analysis {analysis.pk}")
-    indices, valid = _grid_indices(inputs, analysis.years.index(year))
-    if not valid[row, col]:
-        raise ApplicationError(
-            f"the pixel at ({lon:.5f}, {lat:.5f}) has no ESD data in {year} or lies outside the AOI"
-        )
-    ref = indices_to_codes(indices[:, row, col]).reshape(72)  # (72,)
-    ref = ref / np.linalg.norm(ref)
+def _window_of(grid: Grid, row: int, col: int) -> Window:
+    return next(
+        w
+        for w in grid.windows()
+        if w.row_off <= row < w.row_off + w.height and w.col_off <= col < w.col_off + w.width
+    )
+
+
+def _cosine(indices: np.ndarray, valid: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(h, w) float32 cosine of each valid pixel's 72-dim code vector with unit vector ``ref``; NaN elsewhere."""
     rows, cols = np.nonzero(valid)
+    out = np.full(valid.shape, np.nan, dtype=np.float32)
+    if rows.size == 0:
+        return out
     codes = indices_to_codes(indices[:, rows, cols])  # (12, N, 6)
     vec = codes.transpose(1, 0, 2).reshape(-1, 72)  # (N, 72): months x codes per pixel
     norm = np.linalg.norm(vec, axis=1)
     sim = np.full(rows.shape, np.nan, dtype=np.float32)
     ok = norm > 0
     sim[ok] = np.clip(vec[ok] @ ref / norm[ok], -1.0, 1.0)
+    out[rows, cols] = sim
+    return out
+
+
+def similarity_raster(*, analysis: Analysis, lon: float, lat: float, year: int) -> SimilarityRaster:
+    """Cosine similarity of each AOI pixel's 72-dim embedding (12 months x 6 codes) of ``year`` to the
+    embedding of the pixel containing ``(lon, lat)``; 400 when that pixel is outside the AOI or has no
+    data in ``year``, or when the grid exceeds :data:`MAX_GRID_PX`. Works window by window (memory
+    bounded by one window's codes plus the float32 result)."""
+    if year not in analysis.years:
+        raise ApplicationError(f"year {year} is not one of the analysis years {analysis.years}")
+    inputs = AnalysisInputs(analysis)
+    grid = inputs.grid
+    if grid.width * grid.height > MAX_GRID_PX:
+        raise ApplicationError(
+            f"the AOI grid has {grid.width} x {grid.height} pixels; similar pixels work on AOIs up to "
+            f"{MAX_GRID_PX:,} pixels: draw a smaller AOI"
+        )
+    row, col = _pixel_of(grid, lon, lat)
+    if not (0 <= row < grid.height and 0 <= col < grid.width):
+        raise ApplicationError(f"({lon:.5f}, {lat:.5f}) is outside the AOI of analysis {analysis.pk}")
+    year_pos = analysis.years.index(year)
+    home = _window_of(grid, row, col)
+    home_indices, home_valid = _year_indices(inputs, home, year_pos)
+    r, c = row - home.row_off, col - home.col_off
+    ref = indices_to_codes(home_indices[:, r, c]).reshape(72)  # (72,) months x codes
+    if not home_valid[r, c] or not np.linalg.norm(ref) > 0:
+        raise ApplicationError(
+            f"the pixel at ({lon:.5f}, {lat:.5f}) has no ESD data in {year} or lies outside the AOI"
+        )
+    ref = ref / np.linalg.norm(ref)
     values = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    values[rows, cols] = sim
+    for w in grid.windows():
+        indices, valid = (home_indices, home_valid) if w == home else _year_indices(inputs, w, year_pos)
+        values[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] = _cosine(
+            indices, valid, ref
+        )
     return SimilarityRaster(values=values, transform=grid.affine, crs_wkt=grid.crs_wkt, row=row, col=col)
 
 
@@ -169,9 +186,14 @@ def similar_pixels(*, analysis: Analysis, lon: float, lat: float, year: int) -> 
     raster = similarity_raster(analysis=analysis, lon=lon, lat=lat, year=year)
     rows, cols = np.nonzero(np.isfinite(raster.values))
     sims = raster.values[rows, cols]
-    order = np.lexsort((cols, rows, -sims))  # most similar first, ties in raster order
-    is_ref = (rows[order] == raster.row) & (cols[order] == raster.col)
-    order = np.concatenate([order[is_ref], order[~is_ref]])[:MAX_PIXELS]  # the reference itself first
+    ref = int(np.flatnonzero((rows == raster.row) & (cols == raster.col))[0])
+    keep = np.flatnonzero(np.arange(rows.size) != ref)
+    if keep.size > MAX_PIXELS - 1:  # only the best need sorting
+        keep = keep[np.argpartition(-sims[keep], MAX_PIXELS - 1)[: MAX_PIXELS - 1]]
+    ranked = keep[
+        np.lexsort((cols[keep], rows[keep], -sims[keep]))
+    ]  # most similar first, ties in raster order
+    order = np.concatenate([[ref], ranked])  # the reference pixel itself first
     plon, plat = _pixel_centres_lonlat(raster, rows[order], cols[order])
     rlon, rlat = _pixel_centres_lonlat(raster, np.array([raster.row]), np.array([raster.col]))
     answer = {
