@@ -79,13 +79,25 @@ def encode_raster(
 
 
 def write_years(
-    series: RasterSeries, encoded: list[EncodedYear], out_dir: str | Path, tile_id: str
+    series: RasterSeries,
+    encoded: list[EncodedYear],
+    out_dir: str | Path,
+    tile_id: str,
+    model_bands: tuple[str, ...] | None = None,
+    start_month: int = 1,
 ) -> list[Path]:
-    """Write each encoded year as ``SDC30_EBD_V001_{tile_id}_{year}.tif`` in the series' CRS and grid."""
+    """Write each encoded year as ``SDC30_EBD_V001_{tile_id}_{year}.tif`` in the series' CRS and grid.
+
+    The tiles name the encoder's band set (``ESD_MODEL``, so the app can pick the decoder) and the first
+    month of their years (``ESD_YEAR_START_MONTH``, so labels dated in a crop year land in the right year).
+    """
     from ml.esd.tiles import write_tile
 
+    tags = {"ESD_YEAR_START_MONTH": str(start_month)}
+    if model_bands:
+        tags["ESD_MODEL"] = ",".join(model_bands)
     return [
-        write_tile(out_dir, tile_id, e.year, e.indices, e.qa, e.valid, series.crs, series.transform)
+        write_tile(out_dir, tile_id, e.year, e.indices, e.qa, e.valid, series.crs, series.transform, tags=tags)
         for e in encoded
         if e.valid.any()
     ]
@@ -143,7 +155,7 @@ def encode_demo(
         series = read_demo(name, shared)
         model, meta = load_model(series.bands)
         encoded = encode_raster(series, model, src.years, src.start_month)
-        paths = write_years(series, encoded, out / name, src.tile_id)
+        paths = write_years(series, encoded, out / name, src.tile_id, tuple(model.config.bands), src.start_month)
         report[name] = {
             **encoding_report(series, model, encoded, paths),
             "tile_id": src.tile_id,
@@ -190,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         series = read_stack(a.path, a.dates, a.band.lower(), a.scale)
     model, meta = load_model(a.weights if a.weights else series.bands)
     encoded = encode_raster(series, model, a.years, a.start_month)
-    paths = write_years(series, encoded, a.out, a.tile_id)
+    paths = write_years(series, encoded, a.out, a.tile_id, tuple(model.config.bands), a.start_month)
     print(json.dumps({**encoding_report(series, model, encoded, paths), "weights": meta["path"]}, indent=2))
 
 

@@ -16,7 +16,7 @@ from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 YEARS = list(range(2007, 2014))
-DEMO_PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 60}}
+DEMO_PARAMETERS = {"tasgen": {"epochs": 60}}  # crop years (Sep->Aug) come from the tiles' ESD_YEAR_START_MONTH tag
 
 
 def wait_done(api, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-untyped-def]
@@ -112,6 +112,9 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     print("MT demo analysis timings:", json.dumps(body["timings"]))
     pixel = api.get(f"/api/analyses/{pk}/pixel/?lon=-55.95&lat=-12.02").json()
     assert [y["year"] for y in pixel["years"]] == YEARS and pixel["years"][0]["class"] is not None
+    assert pixel["bands"] == ["blue", "red", "nir", "mir"]  # the decoder named by the tiles' ESD_MODEL tag
+    refl = pixel["years"][3]["reflectance"]
+    assert len(refl) == 12 and all(len(m) == 4 and all(-0.05 < v < 1.0 for v in m) for m in refl)
 
     # another user sees none of it
     for url in [
