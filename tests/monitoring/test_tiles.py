@@ -155,3 +155,33 @@ def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, mon
     assert w < -55.95 < e and s < -12.02 < n
     assert len(coverage["footprints"]["features"]) == EsdTile.objects.count()
     assert {f["properties"]["year"] for f in coverage["footprints"]["features"]} == set(YEARS)
+
+
+def test_threshold_tile_hides_low_values_and_nodata(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Edge cases on a synthetic float COG (Web Mercator, one z=10 tile): NaN and values under the
+    threshold are transparent, the rest drawn in the similarity colours; tiles elsewhere are 404."""
+    from affine import Affine
+
+    from ml.maps import similarity_colormap, write_value_cog
+    from monitoring.tiles import TileNotFound, TileStyle, check_tile, render_threshold_tile
+
+    z, x, y = tile_over(-55.95, -12.02, 10)
+    b = TMS.xy_bounds(morecantile.Tile(x, y, z))
+    res = (b.right - b.left) / 256
+    values = np.tile(np.linspace(-1, 1, 256, dtype=np.float32), (256, 1))  # left -1 .. right 1
+    values[:64] = np.nan  # top quarter: no data
+    path = write_value_cog(
+        tmp_path / "sim.tif", values, "EPSG:3857", Affine(res, 0, b.left, 0, -res, b.top), np.nan
+    )
+    style = TileStyle(colormap=similarity_colormap(), rescale=(0.0, 1.0))
+    rgba = png_rgba(render_threshold_tile(path, z, x, y, 0.5, style))
+    alpha = rgba[..., 3]
+    assert (alpha[:64] == 0).all()  # NaN
+    shown = alpha[64:] == 255
+    assert shown[:, :180].sum() == 0 and shown[:, 200:].all()  # values < 0.5 hidden, > 0.5 drawn
+    cmap = similarity_colormap()
+    assert tuple(rgba[100, 255, :3]) == cmap[255][:3]  # similarity 1 -> the top colour
+    with pytest.raises(TileNotFound):
+        render_threshold_tile(path, z, x + 5, y, 0.5, style)
+    with pytest.raises(TileNotFound):
+        check_tile(3, 8, 0)  # x beyond 2**z
