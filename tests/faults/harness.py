@@ -1,0 +1,125 @@
+"""Fault-test harness: own worker processes on a private queue, SIGKILL, and analysis results to compare."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+from django.conf import settings
+
+from monitoring.models import Analysis, DynamicSample
+from tests.conftest import WorkerProcess, start_worker
+
+FINISHED = {"done", "failed", "cancelled"}
+# The task that runs each stage (what the worker log names when it receives it).
+STAGE_TASK = {
+    "lookup": "analysis.lookup_window",
+    "relabel": "analysis.relabel",
+    "classify": "analysis.classify_window",
+    "change": "analysis.change",
+    "finalize": "analysis.finalize",
+}
+
+
+@contextmanager
+def private_queue() -> Iterator[str]:
+    """Send this process' tasks to a queue of its own (no shared test worker takes them)."""
+    from webapp.celery import app
+
+    queue = f"esd-faults-{uuid.uuid4().hex[:8]}"
+    old = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = old
+
+
+def worker_on(env: dict[str, str], queue: str, log_path: Path, name: str, **extra: str) -> WorkerProcess:
+    """A real Celery worker consuming ``queue`` (``extra`` overrides its environment, e.g. the broker)."""
+    return start_worker({**env, "CELERY_TASK_DEFAULT_QUEUE": queue, **extra}, queue, log_path, name=name)
+
+
+def sigkill(worker: WorkerProcess) -> list[int]:
+    """SIGKILL the worker's main process and its pool children at once; returns the pids killed."""
+    main = psutil.Process(worker.proc.pid)
+    procs = [*main.children(recursive=True), main]
+    for p in procs:
+        with suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGKILL)
+    worker.proc.wait(timeout=10)
+    return [p.pid for p in procs]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def task_running(worker: WorkerProcess, task: str) -> bool:
+    """The worker has received ``task`` and not yet finished it (by its INFO log lines)."""
+    lines = [line for line in worker.log().splitlines() if f"Task {task}[" in line]
+    received = sum("received" in line for line in lines)
+    finished = sum(("succeeded" in line or "raised" in line or "retry" in line.lower()) for line in lines)
+    return received > finished
+
+
+def wait_finished(pk: int, timeout: float) -> Analysis:
+    """The analysis once it is done/failed/cancelled; AssertionError naming its stage after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    analysis = Analysis.objects.get(pk=pk)
+    while time.monotonic() < deadline:
+        analysis = Analysis.objects.get(pk=pk)
+        if analysis.status in FINISHED:
+            return analysis
+        time.sleep(0.5)
+    raise AssertionError(
+        f"analysis {pk} hangs: {analysis.status}/{analysis.stage} {analysis.progress}% after {timeout} s"
+    )
+
+
+def clear_stage_cache() -> None:
+    """Remove the stage results analyses share (``MEDIA_ROOT/cache``) so the next run computes everything."""
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "cache", ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished analysis produced, comparable between runs."""
+
+    status: str
+    areas: Any  # stats["areas"]: per-year class areas and transitions
+    accuracy: Any  # stats["accuracy"]
+    samples: int  # DynamicSample rows
+    distinct_label_years: int  # distinct (label, year) among them: equal to ``samples`` when no duplicates
+    classes: tuple  # (label row, year, dynamic class) of every sample, sorted
+    products: tuple  # (kind, year, year_to) of every MapProduct, sorted
+
+
+def outcome(pk: int) -> Outcome:
+    analysis = Analysis.objects.get(pk=pk)
+    samples = DynamicSample.objects.filter(analysis_id=pk)
+    return Outcome(
+        status=analysis.status,
+        areas=(analysis.stats or {}).get("areas"),
+        accuracy=(analysis.stats or {}).get("accuracy"),
+        samples=samples.count(),
+        distinct_label_years=samples.values("label", "year").distinct().count(),
+        classes=tuple(
+            samples.order_by("label__row", "year").values_list("label__row", "year", "dynamic_class")
+        ),
+        products=tuple(sorted(analysis.products.values_list("kind", "year", "year_to"))),
+    )
