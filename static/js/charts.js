@@ -31,7 +31,7 @@ function short(v) {
  */
 export function lineChart(el, spec) {
   const months = spec.months || 12;
-  const W = 460, H = spec.height || 190, L = 34, R = 6, T = 8, B = 36;
+  const W = 460, H = spec.height || 190, L = 40, R = 6, T = 8, B = 36;
   const n = spec.years.length * months;
   const all = spec.series.flatMap((s) => s.values.filter((v) => v !== null && Number.isFinite(v)));
   const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;

@@ -448,6 +448,14 @@ export class ResultsPanel {
     this.app.map.setSamples(shown, this.colors(), (s) => this.app.pixel.query(s.lat, s.lon));
   }
 
+  /** Move the slider to a year (when it is one of the analysis). */
+  showYear(year) {
+    const i = this.a ? this.a.years.indexOf(year) : -1;
+    if (i < 0) return;
+    $("year-slider").value = String(i);
+    this.update();
+  }
+
   togglePlay() {
     const btn = $("year-play");
     if (this.playing) {

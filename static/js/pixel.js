@@ -9,7 +9,7 @@ import { $, toast } from "./panels.js";
  * @param {any} report  /pixel/ answer: {bands, years: [{year, valid, embedding 12x6, reflectance 12xB?, class}]}
  * @param {Object<string,string>} colors  class name -> colour
  */
-export function renderPixel(report, chartEl, stripEl, colors) {
+export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null) {
   const years = report.years.map((y) => y.year);
   const useRefl = report.bands && report.years.some((y) => y.reflectance);
   const names = useRefl ? report.bands : Array.from({ length: 6 }, (_, k) => `dim ${k + 1}`);
@@ -22,12 +22,28 @@ export function renderPixel(report, chartEl, stripEl, colors) {
   }));
   if (useRefl) lineChart(chartEl, { years, series, yLabel: "reflectance", height: 180 });
   else smallMultiples(chartEl, { years, series, yLabel: "ESD embedding" });
+  if (embeddingEl) {
+    // the embedding itself, next to the decoded bands
+    const dims = Array.from({ length: 6 }, (_, b) => ({
+      name: `dim ${b + 1}`,
+      values: report.years.flatMap((y) => (y.embedding ? y.embedding.map((row) => row[b]) : Array(12).fill(null))),
+    }));
+    embeddingEl.closest("details").hidden = !useRefl;
+    if (useRefl) smallMultiples(embeddingEl, { years, series: dims, yLabel: "ESD embedding", rowHeight: 18 });
+  }
   if (stripEl) {
     stripEl.innerHTML = report.years.map((y) => {
       const c = y.class;
-      return c ? `<div style="background:${esc(colors[c] || "#888")}" title="${y.year}: ${esc(c)}">${esc(c)}</div>` : `<div class="none" title="${y.year}: no class">–</div>`;
+      return c ? `<div style="background:${esc(colors[c] || "#888")}" title="${y.year}: ${esc(c)}">${esc(abbreviate(c))}</div>` : `<div class="none" title="${y.year}: no class">–</div>`;
     }).join("");
   }
+}
+
+/** A short name for narrow cells: "Soybean-cotton" -> "Soy-cot"; short names stay. */
+export function abbreviate(name) {
+  if (name.length <= 7) return name;
+  const parts = name.split(/[-\s_/]+/).filter(Boolean);
+  return parts.length > 1 ? parts.map((p) => p.slice(0, 3)).join("-") : name.slice(0, 6);
 }
 
 export class PixelPanel {
@@ -53,7 +69,7 @@ export class PixelPanel {
     try {
       const report = await api(`/api/analyses/${a.id}/pixel/?lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}`);
       this.last = { lat, lon, report };
-      renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors());
+      renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors(), $("pixel-embedding"));
     } catch (err) {
       this.last = null;
       $("pixel-chart").innerHTML = `<div class="error" role="alert">${esc(err.message)}</div>`;

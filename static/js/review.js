@@ -46,7 +46,7 @@ export class ReviewPanel {
         ${s.attribution && s.attribution.top_months ? `<div class="hint">Months that drove it: ${esc(s.attribution.top_months.join(", "))}</div>` : ""}
         <div class="actions">
           <button type="button" class="small" data-act="chart" aria-expanded="false">Chart</button>
-          <button type="button" class="small" data-act="confirm">Confirm ${esc(s.dynamic_class)}</button>
+          <button type="button" class="small" data-act="confirm" aria-label="Confirm ${esc(s.dynamic_class)} for label ${esc(s.row)} in ${s.year}">Confirm</button>
           <label class="sr-only" for="rv-${s.id}">Correct class of label ${esc(s.row)} in ${s.year}</label>
           <select id="rv-${s.id}">${classes.map((c) => `<option ${c === s.static_class ? "selected" : ""}>${esc(c)}</option>`).join("")}</select>
           <button type="button" class="small" data-act="correct">Set class</button>
@@ -69,6 +69,7 @@ export class ReviewPanel {
     const open = chart.hidden;
     chart.hidden = strip.hidden = !open;
     btn.setAttribute("aria-expanded", String(open));
+    this.app.results.showYear(s.year);
     this.app.map.markPixel(s.lat, s.lon);
     this.app.map.map.panTo([s.lat, s.lon]);
     if (!open || chart.dataset.loaded) return;

@@ -167,9 +167,11 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     px, py = map_point(page, -55.95, -12.02)
     page.mouse.click(px, py)
     page.wait_for_selector("#pixel-chart svg path")
-    assert (
-        page.locator("#pixel-chart svg path").count() == 6
-    )  # six embedding dims (the demo store has no decoder)
+    # one line per decoded band when the store's decoder is known, else the six embedding dims
+    bands = page.evaluate("esdApp.pixel.last.report.bands")
+    assert page.locator("#pixel-chart svg path").count() == (len(bands) if bands else 6)
+    if bands:
+        assert all(b in page.inner_text("#pixel-chart") for b in bands)
     assert page.locator("#pixel-classes div").count() == 7
     shot(page, "pixel_chart")
 
@@ -220,5 +222,10 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     geojson = json.loads(Path(path).read_text())
     assert len(geojson["features"]) == DynamicSample.objects.filter(analysis_id=pk).count() > n_labels
     assert {"year", "dynamic_class", "changed"} <= set(geojson["features"][0]["properties"])
+
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('Stand-alone HTML')")
+    assert info.value.suggested_filename == f"analysis_{pk}_map.html"
+    assert "<html" in Path(info.value.path()).read_text()[:2000].lower()
 
     assert log.unexpected() == [], log.unexpected()
