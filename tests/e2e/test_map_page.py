@@ -229,3 +229,31 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     assert "<html" in Path(info.value.path()).read_text()[:2000].lower()
 
     assert log.unexpected() == [], log.unexpected()
+
+
+def test_cancel_from_the_run_panel(demo_store, celery_worker, shared_data, tmp_path, page) -> None:  # type: ignore[no-untyped-def]
+    labels_csv = tmp_path / "mt_2011_2012.csv"
+    labels_csv.write_bytes(static_labels_csv(shared_data))
+    page.set_input_files("#labels-file", str(labels_csv))
+    page.click("#labels-upload button[type=submit]")
+    page.wait_for_selector("#labels-upload-report .ok")
+    page.click("text=Upload an area")
+    page.set_input_files("#aoi-file", str(REPO / "tests" / "data" / "uploads" / "aoi_mt.geojson"))
+    page.fill("#aoi-name", "MT uploaded")
+    page.click("#aoi-upload button[type=submit]")
+    page.wait_for_selector("#aoi-list li:has-text('MT uploaded')")
+
+    page.click("#tab-run")
+    page.fill("#run-start", "2007")
+    page.fill("#run-end", "2013")
+    page.select_option("#run-month", "9")
+    page.click("text=Advanced parameters (JSON)")
+    page.fill("#run-params", json.dumps({"tasgen": {"epochs": 400}}))
+    page.click("#run-start-btn")
+    page.wait_for_function("document.getElementById('run-progress').value >= 40", timeout=90_000)
+    page.click("#run-cancel")
+    error = page.wait_for_selector("#run-error:not([hidden])")
+    assert error.inner_text() == "The analysis was cancelled."
+    assert page.is_hidden("#run-cancel")
+    page.wait_for_selector("#analysis-list .status.cancelled")
+    assert page.console_log.unexpected() == []
