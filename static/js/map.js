@@ -93,20 +93,28 @@ export class MapView {
     return cov;
   }
 
-  /** Show the user's AOIs (a GeoJSON FeatureCollection); each layer gets .aoiId. */
+  /**
+   * Show the user's AOIs (a GeoJSON FeatureCollection). Leaflet.draw edits single polygons only, so each
+   * part of a MultiPolygon is its own layer; every layer gets ``aoiId``, see ``aoiGeometry``.
+   */
   setAois(fc) {
     this.aois.clearLayers();
-    L.geoJSON(fc, {
-      style: { color: "#1b7f5f", weight: 2, fillOpacity: 0.06 },
-      onEachFeature: (f, layer) => {
-        // Leaflet.draw edits plain polygons: add each ring polygon to the edit group.
-        const polys = layer instanceof L.Polygon ? [layer] : layer.getLayers ? layer.getLayers() : [layer];
-        for (const p of polys) {
-          p.aoiId = f.id ?? f.properties.id;
-          this.aois.addLayer(p);
-        }
-      },
-    });
+    const style = { color: "#1b7f5f", weight: 2, fillOpacity: 0.06 };
+    for (const f of fc.features) {
+      const g = f.geometry;
+      const parts = g.type === "MultiPolygon" ? g.coordinates : g.type === "Polygon" ? [g.coordinates] : [];
+      for (const rings of parts) {
+        const layer = L.polygon(L.GeoJSON.coordsToLatLngs(rings, 1), style);
+        layer.aoiId = f.id ?? f.properties.id;
+        this.aois.addLayer(layer);
+      }
+    }
+  }
+
+  /** The GeoJSON MultiPolygon of an AOI from its layers on the map (after an edit). */
+  aoiGeometry(id) {
+    const parts = this.aois.getLayers().filter((l) => l.aoiId === id).map((l) => l.toGeoJSON().geometry.coordinates);
+    return { type: "MultiPolygon", coordinates: parts };
   }
 
   fitAois() {

@@ -173,8 +173,9 @@ export class DataPanel {
   }
 
   async onEdited(layers) {
-    const jobs = [];
-    layers.eachLayer((l) => { if (l.aoiId) jobs.push(api(`/api/aois/${l.aoiId}/`, { method: "PATCH", json: { geometry: l.toGeoJSON().geometry } })); });
+    const ids = new Set();
+    layers.eachLayer((l) => { if (l.aoiId) ids.add(l.aoiId); });
+    const jobs = [...ids].map((id) => api(`/api/aois/${id}/`, { method: "PATCH", json: { geometry: this.app.map.aoiGeometry(id) } }));
     try { await Promise.all(jobs); toast(`Saved ${jobs.length} edited area(s)`); } catch (err) { toast(`Edit not saved: ${err.message}`, true); }
     await this.refreshAois();
   }
@@ -314,10 +315,13 @@ export class RunPanel {
     this.watching = pk;
     $("run-status").hidden = false;
     this.showError("");
+    let lastStatus = null;
     const poll = async () => {
       let a;
       try { a = await api(`/api/analyses/${pk}/`); } catch (err) { this.showError(err.message); clearInterval(this.timer); return; }
       this.render(a);
+      if (lastStatus !== null && a.status !== lastStatus && a.status === "running") this.refreshList();
+      lastStatus = a.status;
       if (["done", "failed", "cancelled"].includes(a.status)) {
         clearInterval(this.timer);
         await this.refreshList();

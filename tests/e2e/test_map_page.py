@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.models import DynamicSample, Label, LabelSet
+from monitoring.models import AOI, DynamicSample, Label, LabelSet
 from tests.e2e.conftest import shot
 from tests.monitoring.mato_grosso import static_labels_csv
 
@@ -81,6 +81,40 @@ def test_controls_have_names_and_the_page_fits_the_screen(page) -> None:  # type
     page.keyboard.press("ArrowRight")
     assert page.evaluate("document.activeElement.id") == "tab-run"
     assert page.is_visible("#run-form") and not page.is_visible("#labels-upload")
+    assert page.console_log.unexpected() == []
+
+
+def test_edit_and_delete_an_area_with_the_draw_tools(demo_store, page) -> None:  # type: ignore[no-untyped-def]
+    page.click("text=Upload an area")
+    page.set_input_files("#aoi-file", str(REPO / "tests" / "data" / "uploads" / "aoi_mt.geojson"))
+    page.click("#aoi-upload button[type=submit]")
+    page.wait_for_selector("#aoi-list li:has-text('dtwSat Mato Grosso')")
+    assert "accepted" in page.inner_text("#aoi-upload-report")
+    aoi = AOI.objects.get()
+    area = aoi.area_km2
+
+    # edit: drag one vertex outwards, save
+    page.click(".leaflet-draw-edit-edit")
+    handle = page.locator(".leaflet-editing-icon").first
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cx, cy = map_point(page, -55.95, -12.015)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + (x - cx) * 0.3, y + (y - cy) * 0.3, steps=5)
+    page.mouse.up()
+    page.click(".leaflet-draw-actions a:has-text('Save')")
+    page.wait_for_selector("#toast:has-text('Saved 1 edited area')")
+    aoi.refresh_from_db()
+    assert aoi.area_km2 > area * 1.02
+
+    # delete: pick the area, save
+    page.click(".leaflet-draw-edit-remove")
+    px, py = map_point(page, -55.95, -12.015)
+    page.mouse.click(px, py)
+    page.click(".leaflet-draw-actions a:has-text('Save')")
+    page.wait_for_selector("#aoi-list li.empty")
+    assert not AOI.objects.exists()
     assert page.console_log.unexpected() == []
 
 
