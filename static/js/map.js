@@ -3,6 +3,9 @@
 /* global L */
 import { api } from "./api.js";
 
+// Leaflet.draw 1.0.4 still calls Leaflet 1.9's deprecated L.Polyline._flat, which warns on every call.
+if (L.LineUtil && L.LineUtil.isFlat) L.Polyline._flat = L.LineUtil.isFlat;
+
 const DEFAULT_VIEW = { center: [-12.02, -55.95], zoom: 12 };
 const MAX_NATIVE = 15; // product tiles are rendered up to this zoom, then scaled
 

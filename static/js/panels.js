@@ -413,6 +413,7 @@ export class ResultsPanel {
     if (!a) return;
     const yi = Number($("year-slider").value);
     $("year-value").textContent = String(a.years[yi]);
+    $("similar-year").textContent = `${a.years[yi]} (the year on the slider)`;
     const opacity = Number($("layer-opacity").value) / 100;
     const kind = this.layer;
     const p = this.product(kind, yi);

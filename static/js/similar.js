@@ -15,6 +15,10 @@ export class SimilarPanel {
     $("similar-threshold").addEventListener("input", () => this.render());
     $("similar-threshold").addEventListener("change", () => this.updateHeat());
     $("similar-add").addEventListener("submit", (e) => { e.preventDefault(); this.add(); });
+    $("similar-top").addEventListener("click", () => {
+      const boxes = Array.from($("similar-list").querySelectorAll("input[type=checkbox]"));
+      boxes.slice(0, 10).forEach((b) => { if (!b.checked) { b.checked = true; b.dispatchEvent(new Event("change")); } });
+    });
     $("similar-labelset").addEventListener("change", () => this.fillClasses());
   }
 
@@ -92,7 +96,7 @@ export class SimilarPanel {
       const key = `${p.lon},${p.lat}`;
       const li = document.createElement("li");
       li.innerHTML = `<label><input type="checkbox" ${this.selected.has(key) ? "checked" : ""}> #${i + 1}
-        <span class="simbar" style="width:${Math.round(p.similarity * 60)}px"></span> ${p.similarity.toFixed(3)}
+        <span class="simbar" style="width:${Math.round(4 + (56 * (p.similarity - t)) / Math.max(1 - t, 1e-6))}px"></span> ${p.similarity.toFixed(3)}
         <span class="muted">${p.lat.toFixed(4)}, ${p.lon.toFixed(4)}</span></label>`;
       const box = li.querySelector("input");
       const style = (on) => (on
