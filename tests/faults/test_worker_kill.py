@@ -26,7 +26,6 @@ from tests.faults.harness import (
     wait_for,
     worker_on,
 )
-from tests.monitoring.conftest import api, demo_store, demo_store_dir, owner  # noqa: F401
 from tests.monitoring.test_pipeline import start_demo_analysis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -36,7 +35,7 @@ _REFERENCE: dict[str, Outcome] = {}
 RESULTS: list[dict] = []
 
 
-def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-untyped-def]  # noqa: F811
+def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-untyped-def]
     """The undisturbed run (computed once per session, compared by value: the database is flushed)."""
     if "demo" not in _REFERENCE:
         clear_stage_cache()
@@ -52,7 +51,7 @@ def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-u
     return _REFERENCE["demo"]
 
 
-def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  # type: ignore[no-untyped-def]  # noqa: F811
+def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  # type: ignore[no-untyped-def]
     reference = _reference(api, shared_data, worker_env, tmp_path)
     clear_stage_cache()
     task = STAGE_TASK[stage]
@@ -100,7 +99,7 @@ def test_kill_worker_during_relabel_then_restart_finishes_identically(  # type: 
     demo_store,
     worker_env,
     shared_data,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ) -> None:
     _kill_during("relabel", api, shared_data, worker_env, tmp_path)
 
@@ -113,6 +112,6 @@ def test_kill_worker_during_stage_then_restart_finishes_identically(  # type: ig
     demo_store,
     worker_env,
     shared_data,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ) -> None:
     _kill_during(stage, api, shared_data, worker_env, tmp_path)
