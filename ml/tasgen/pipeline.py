@@ -10,9 +10,13 @@ Fit (stage 1, self-training):
    the reference years under threshold plus (``use_normal_years``) the other years under threshold;
 4. final thresholds from the scores of *all* valid sample-years of each class (``calibrate_on="all"``,
    or its reference years only) under the final model.
+The score of a sample-year (robust sigmas) is ``z(negative ELBO under its static class)`` plus
+``drift_weight * z(distance of its posterior-mean latent to its reference year's)``, each ``z`` a
+per-class median/MAD standardization; the drift term is 0 on the reference year.
 Fit (stage 2): a random forest on the stable sample-years (valid, under threshold) with their static
 class (``ml.tasgen.relabel``).
-Apply: score every valid sample-year under its static class, flag scores above threshold, relabel the
+Apply: score every valid sample-year under its static class, re-derive the thresholds on the applied
+series (``recalibrate_on_apply``), flag scores above threshold, relabel the
 flagged years (or unflag them), list change years, attribute changed years by Gibbs sampling
 (``ml.tasgen.interpret``; the highest-scoring ``gibbs_max`` changed years only).
 """

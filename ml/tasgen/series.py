@@ -107,7 +107,9 @@ class DynamicSamples:
     years: tuple[int, ...]  # (Y,) as in the input
     klass: np.ndarray  # (N, Y) str: class of the sample in that year ("" where no data)
     changed: np.ndarray  # (N, Y) bool: the class differs from the static class (anomalous and relabelled)
-    anomaly_score: np.ndarray  # (N, Y) float: negative ELBO under the static class (higher = less normal)
+    anomaly_score: (
+        np.ndarray
+    )  # (N, Y) float robust sigmas: z(neg. ELBO, static class) + z(latent drift); higher = less normal
     threshold: np.ndarray  # (N,) float: the anomaly threshold of each sample's static class
     confidence: np.ndarray  # (N, Y) float in [0, 1]: stage-2 classifier probability of ``klass``
     attribution_month: np.ndarray  # (N, Y, 12) float, sums to 1 on attributed changed years, else 0
