@@ -30,6 +30,22 @@ class App {
     document.body.dataset.ready = "1";
   }
 
+  /** Forget the open analysis (deleted): empty results, review and pixel tabs, no product layers. */
+  closeAnalysis() {
+    this.state.analysis = null;
+    this.similar.reset();
+    this.map.setProductBounds(undefined);
+    this.map.showCompare(null);
+    this.map.hideSamples();
+    for (const [panel, empty] of [["results", "results-empty"], ["review", "review-empty"], ["pixel", "pixel-empty"]]) {
+      document.getElementById(panel).hidden = true;
+      document.getElementById(empty).hidden = false;
+    }
+    document.getElementById("map-legend").hidden = true;
+    document.getElementById("tab-review").textContent = "Review";
+    delete document.body.dataset.analysis;
+  }
+
   /** Open a finished analysis: results, review queue, pixel queries. */
   async openAnalysis(pk, detail) {
     const a = detail && detail.products ? detail : await api(`/api/analyses/${pk}/`);

@@ -124,12 +124,21 @@ export class DataPanel {
       const li = document.createElement("li");
       const sw = (s.classes || []).map((c) => `<span class="swatch" title="${esc(c.name)}" style="background:${esc(c.color)}"></span>`).join("");
       li.innerHTML = `<span class="name" title="${esc(s.name)}">${esc(s.name)}</span><span class="swatches">${sw}</span><span class="meta">${s.label_count} labels</span>
-        <button type="button" class="icon" data-act="show" aria-label="Show labels of ${esc(s.name)} on the map" title="Show on map">Show</button>`;
+        <button type="button" class="icon" data-act="show" aria-label="Show labels of ${esc(s.name)} on the map" title="Show on map">Show</button>
+        <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(s.name)}" title="Delete">Delete</button>`;
       li.querySelector('[data-act="show"]').addEventListener("click", () => this.showLabels(s));
+      li.querySelector('[data-act="delete"]').addEventListener("click", () => this.removeLabelset(s));
       list.appendChild(li);
     }
     this.app.run.fillSelects();
     this.app.similar.fillLabelsets();
+  }
+
+  async removeLabelset(set) {
+    if (!window.confirm(`Delete the label set "${set.name}", its labels and its analyses?`)) return;
+    try { await api(`/api/labelsets/${set.id}/`, { method: "DELETE" }); toast(`Deleted "${set.name}"`); } catch (err) { toast(err.message, true); }
+    this.app.map.labels.clearLayers();
+    await Promise.all([this.refreshLabelsets(), this.app.run.refreshList()]);
   }
 
   async showLabels(set) {
@@ -273,10 +282,19 @@ export class RunPanel {
       if (this.app.state.analysis && this.app.state.analysis.id === a.id) li.classList.add("active");
       li.innerHTML = `<span class="name" title="${esc(a.name)}">${esc(a.name || `Analysis ${a.id}`)}</span>
         <span class="status ${esc(a.status)}">${esc(a.status)}${a.status === "running" ? ` ${a.progress}%` : ""}</span>
-        <button type="button" class="small" data-act="open">${a.status === "done" ? "Open" : "Watch"}</button>`;
+        <button type="button" class="small" data-act="open">${a.status === "done" ? "Open" : "Watch"}</button>
+        <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(a.name || `analysis ${a.id}`)}" title="Delete">Delete</button>`;
       li.querySelector('[data-act="open"]').addEventListener("click", () => (a.status === "done" ? this.app.openAnalysis(a.id) : this.watch(a.id)));
+      li.querySelector('[data-act="delete"]').addEventListener("click", () => this.remove(a));
       ul.appendChild(li);
     }
+  }
+
+  async remove(a) {
+    if (!window.confirm(`Delete "${a.name || `analysis ${a.id}`}" and its maps?`)) return;
+    try { await api(`/api/analyses/${a.id}/`, { method: "DELETE" }); toast("Analysis deleted"); } catch (err) { toast(err.message, true); return; }
+    if (this.app.state.analysis && this.app.state.analysis.id === a.id) this.app.closeAnalysis();
+    await this.refreshList();
   }
 
   async start() {

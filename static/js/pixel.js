@@ -52,6 +52,11 @@ export class PixelPanel {
     this.last = null;
     app.map.map.on("click", (e) => {
       if (app.map.drawing || !app.state.analysis) return;
+      const bounds = app.map.productBounds;
+      if (bounds && !bounds.contains(e.latlng)) {
+        toast("Click inside the analysed area to see a pixel");
+        return;
+      }
       this.query(e.latlng.lat, e.latlng.lng);
     });
   }

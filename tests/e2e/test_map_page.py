@@ -115,6 +115,15 @@ def test_edit_and_delete_an_area_with_the_draw_tools(demo_store, page) -> None: 
     page.click(".leaflet-draw-actions a:has-text('Save')")
     page.wait_for_selector("#aoi-list li.empty")
     assert not AOI.objects.exists()
+
+    # a label set is deleted from its list (after the confirmation dialog)
+    page.set_input_files("#labels-file", str(REPO / "tests" / "data" / "uploads" / "labels_mt.csv"))
+    page.click("#labels-upload button[type=submit]")
+    page.wait_for_selector("#labels-upload-report .ok")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#labelset-list li button[data-act=delete]")
+    page.wait_for_selector("#labelset-list li.empty")
+    assert not LabelSet.objects.exists()
     assert page.console_log.unexpected() == []
 
 
