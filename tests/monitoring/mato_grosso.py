@@ -31,3 +31,31 @@ def static_labels_csv(shared_data: Path, crop_year_end: int = 2012) -> bytes:
         for g, c, d in zip(rows.geometry, rows["group"], rows["from"].astype(str), strict=True)
     ]
     return "\n".join(lines).encode()
+
+
+def score_maps(analysis_dir: Path, class_names: list[str], shared_data: Path) -> dict[int, dict[str, float]]:
+    """Per crop year: accuracy of that year's land-cover map at the real labelled points of that year.
+
+    Classes the label set does not know (e.g. Soybean-maize, absent from the 2011-12 static labels) can
+    never be mapped; they count as errors, and ``n_known`` says how many points had a mappable class.
+    """
+    import rasterio
+    from rasterio.warp import transform
+
+    frame = mt_points(shared_data)
+    out: dict[int, dict[str, float]] = {}
+    for year, rows in frame.groupby("year"):
+        path = analysis_dir / f"landcover_{year}.tif"
+        if not path.exists():
+            continue
+        with rasterio.open(path) as src:
+            xs, ys = transform("EPSG:4326", src.crs, list(rows.geometry.x), list(rows.geometry.y))
+            values = [int(v[0]) for v in src.sample(zip(xs, ys, strict=True))]
+        pred = [class_names[v] if v < len(class_names) else None for v in values]
+        ok = [p is not None for p in pred]
+        truth = list(rows["group"])
+        hits = sum(p == t for p, t, k in zip(pred, truth, ok, strict=True) if k)
+        n = sum(ok)
+        known = sum(t in class_names for t, k in zip(truth, ok, strict=True) if k)
+        out[int(year)] = {"n": n, "n_known": known, "oa": round(hits / n, 4) if n else float("nan")}
+    return out
