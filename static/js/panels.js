@@ -281,7 +281,7 @@ export class RunPanel {
       const li = document.createElement("li");
       if (this.app.state.analysis && this.app.state.analysis.id === a.id) li.classList.add("active");
       li.innerHTML = `<span class="name" title="${esc(a.name)}">${esc(a.name || `Analysis ${a.id}`)}</span>
-        <span class="status ${esc(a.status)}">${esc(a.status)}${a.status === "running" ? ` ${a.progress}%` : ""}</span>
+        <span class="status ${esc(a.status)}">${esc(a.status)}</span>
         <button type="button" class="small" data-act="open">${a.status === "done" ? "Open" : "Watch"}</button>
         <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(a.name || `analysis ${a.id}`)}" title="Delete">Delete</button>`;
       li.querySelector('[data-act="open"]').addEventListener("click", () => (a.status === "done" ? this.app.openAnalysis(a.id) : this.watch(a.id)));
@@ -333,13 +333,12 @@ export class RunPanel {
     this.watching = pk;
     $("run-status").hidden = false;
     this.showError("");
-    let lastStatus = null;
     const poll = async () => {
       let a;
       try { a = await api(`/api/analyses/${pk}/`); } catch (err) { this.showError(err.message); clearInterval(this.timer); return; }
       this.render(a);
-      if (lastStatus !== null && a.status !== lastStatus && a.status === "running") this.refreshList();
-      lastStatus = a.status;
+      const listed = (this.app.state.analyses || []).find((x) => x.id === a.id);
+      if (listed && listed.status !== a.status && a.status === "running") { listed.status = a.status; this.refreshList(); }
       if (["done", "failed", "cancelled"].includes(a.status)) {
         clearInterval(this.timer);
         await this.refreshList();
