@@ -17,7 +17,7 @@ Fit (stage 2): a random forest on the stable sample-years (valid, under threshol
 class (``ml.tasgen.relabel``).
 Apply: score every valid sample-year under its static class, re-derive the thresholds on the applied
 series (``recalibrate_on_apply``), flag scores above threshold, relabel the
-flagged years (or unflag them), list change years, attribute changed years by Gibbs sampling
+flagged years (or unflag them), carry changes forward (``persist_changes``), list change years, attribute changed years by Gibbs sampling
 (``ml.tasgen.interpret``; the highest-scoring ``gibbs_max`` changed years only).
 """
 
@@ -68,6 +68,7 @@ class TasGenConfig:
     gibbs_max: int = 50  # at most this many changed sample-years are attributed (highest scores first)
     gibbs_sweeps: int = 10  # Gibbs sweeps over all cells
     gibbs_burn_in: int = 3  # sweeps discarded before averaging
+    persist_changes: bool = True  # carry a change to later stable years the forest scores as the new class
     drift_weight: float = 1.0  # weight of the latent drift from the sample's reference year in the score
     gibbs_temperature: float = 0.1  # Gibbs temperature (robust sigmas of anomaly score)
     gibbs_cost: float = 0.1  # price of one restored cell (robust sigmas of anomaly score)
@@ -311,6 +312,33 @@ def _recalibrated(
     return ClassThresholds(classes=t.classes, median=med, sigma=sig, k=t.k, threshold=med + t.k * sig)
 
 
+def _persist(
+    klass_idx: np.ndarray,
+    changed: np.ndarray,
+    confidence: np.ndarray,
+    proba: np.ndarray,
+    valid: np.ndarray,
+    cls: np.ndarray,
+    ref: np.ndarray,
+) -> None:
+    """Carry a detected change forward (in place): after the first changed year ``t`` > reference, a
+    later valid stable year takes the changed class ``b`` when the stage-2 forest gives ``b`` a higher
+    probability than the static class (``proba (V, C)`` rows follow ``valid``'s row-major order)."""
+    rows = np.full(valid.shape, -1)
+    rows[valid] = np.arange(int(valid.sum()))
+    for i in np.flatnonzero((changed & (np.arange(valid.shape[1]) > ref[:, None])).any(1)):
+        b = -1
+        for j in range(ref[i] + 1, valid.shape[1]):
+            if not valid[i, j]:
+                continue
+            if changed[i, j]:
+                b = int(klass_idx[i, j])
+            elif b >= 0:
+                p = proba[rows[i, j]]
+                if p[b] > p[cls[i]]:
+                    klass_idx[i, j], changed[i, j], confidence[i, j] = b, True, p[b]
+
+
 def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> DynamicSamples:
     """Dynamic samples of ``series`` under a fitted ``model`` (static classes must be known to it)."""
     series.validate("series")
@@ -344,6 +372,8 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
         fproba = model.relabeler.proba(year_features(x[flags]))
         k, ch, conf = relabel_flagged(fproba, cls_ny[flags], cfg.unflag_confidence)
         klass_idx[flags], changed[flags], confidence[flags] = k, ch, conf
+    if cfg.persist_changes and y > 1:
+        _persist(klass_idx, changed, confidence, proba, valid, cls, series.reference_index)
     klass = np.where(klass_idx >= 0, names[np.maximum(klass_idx, 0)], "")
     attr_m = np.zeros((n, y, MONTHS))
     attr_d = np.zeros((n, y, series.n_dims))

@@ -364,9 +364,9 @@ def evaluate_protocol(
 ) -> dict[str, object]:
     """Run ``protocol`` (``prodes`` or ``splice``) over ``seeds``; mean and std of every metric.
 
-    Returns a JSON-ready dict: TasGen's mean metrics at the top level (``relabel_oa``, ``kappa``,
-    ``change_precision``, ``change_recall``, ``change_f1``, ``change_year_f1``) and ``std``, then
-    ``baselines`` (same keys per baseline), then run details.
+    Returns a JSON-ready dict: TasGen's mean ``relabel_oa``, ``kappa``, ``change_precision``,
+    ``change_recall``, ``change_f1``, then ``baselines`` (every metric with its ``std`` per baseline),
+    then TasGen's ``change_year_f1`` and ``std`` (of every metric over the seeds), then run details.
     """
     if protocol not in ("prodes", "splice"):
         raise TasGenError(f"protocol must be 'prodes' or 'splice', got {protocol!r}")
@@ -381,8 +381,12 @@ def evaluate_protocol(
         n_changed = int(((case.truth != case.series.static_class[:, None]) & case.series.valid).sum())
         for m, metrics in evaluate_case(case, config, seed).items():
             per_method.setdefault(m, []).append(metrics)
-    result: dict[str, object] = dict(_summary(per_method.pop("tasgen")))
+    tasgen = _summary(per_method.pop("tasgen"))
+    head = ("relabel_oa", "kappa", "change_precision", "change_recall", "change_f1")
+    result: dict[str, object] = {k: tasgen[k] for k in head}
     result["baselines"] = {m: _summary(runs) for m, runs in per_method.items()}
+    result["change_year_f1"] = tasgen["change_year_f1"]
+    result["std"] = tasgen["std"]
     result["protocol"] = protocol
     result["seeds"] = list(seeds)
     result["n_samples"] = n_samples

@@ -51,3 +51,18 @@ def test_relabeler_needs_two_classes_and_predicts_known_columns() -> None:
     assert p.shape == (40, 3)
     assert np.all(p[:, 1] == 0)
     assert (p.argmax(1) == y).mean() > 0.9
+
+
+def test_persistence_carries_a_change_to_later_years_the_forest_prefers_as_new_class() -> None:
+    from ml.tasgen.pipeline import _persist
+
+    valid = np.array([[True, True, True, False, True, True]])
+    klass = np.array([[0, 0, 1, -1, 0, 0]])
+    changed = np.array([[False, False, True, False, False, False]])
+    conf = np.zeros((1, 6))
+    # forest probabilities of the 5 valid years (row-major): year 4 prefers class 1, year 5 class 0
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.7, 0.3]])
+    _persist(klass, changed, conf, proba, valid, np.array([0]), np.array([0]))
+    assert klass.tolist() == [[0, 0, 1, -1, 1, 0]]
+    assert changed.tolist() == [[False, False, True, False, True, False]]
+    assert conf[0, 4] == pytest.approx(0.6)
