@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.errors import TasGenError
+from ml.errors import CompositeError, TasGenError
+from ml.esd.composite import composite_monthly
 from ml.samples import SampleSet
 
 MONTHS = 12  # monthly steps per year
@@ -147,32 +148,20 @@ def monthly_means(X: np.ndarray, dates: np.ndarray, start_date: np.ndarray) -> n
     """(N, 12, B): mean of the steps of ``X (N, T, B)`` falling in each month of each row's year window.
 
     Month ``m`` of a row is the ``m``-th calendar month from the month of its ``start_date`` (so a
-    Sep->Aug crop year gives Sep, Oct, ..., Aug). Months without a step (not the case for 16-day
-    series) are filled by linear interpolation between the nearest filled months of the row. Only
-    used while ``ml.esd.composite`` offers no sample-series compositing.
+    Sep->Aug crop year gives Sep, Oct, ..., Aug); steps after the 12th month are ignored; months
+    without a step are filled by linear interpolation in time (``ml.esd.composite.composite_monthly``,
+    the project's compositing rule). Raises :class:`TasGenError` when a row has no finite step.
     """
-    months = dates.astype("datetime64[M]").astype(np.int64)  # months since 1970
-    first = start_date.astype("datetime64[M]").astype(np.int64)[:, None]
-    slot = (months - first) % MONTHS  # (N, T)
-    n, _, b = X.shape
-    out = np.zeros((n, MONTHS, b), dtype=np.float64)
-    count = np.zeros((n, MONTHS, b), dtype=np.float64)
-    finite = np.isfinite(X)
-    Xz = np.where(finite, X, 0.0)
-    rows = np.arange(n)[:, None]
-    for t in range(X.shape[1]):
-        np.add.at(out, (rows[:, 0], slot[:, t]), Xz[:, t, :])
-        np.add.at(count, (rows[:, 0], slot[:, t]), finite[:, t, :])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = out / count
-    empty = count == 0
+    try:
+        comp = composite_monthly(X, dates, start_date)
+    except CompositeError as exc:
+        raise TasGenError(f"cannot composite the series into months: {exc}") from exc
+    empty = ~comp.has_data
     if np.any(empty):
-        grid = np.arange(MONTHS)
-        for i, k in zip(*np.nonzero(empty.any(axis=1)), strict=True):
-            ok = ~empty[i, :, k]
-            if ok.any():
-                mean[i, :, k] = np.interp(grid, grid[ok], mean[i, ok, k], period=MONTHS)
-    return mean.astype(np.float32)
+        raise TasGenError(
+            f"{int(empty.sum())} rows have no finite step (first: row {int(np.flatnonzero(empty)[0])})"
+        )
+    return comp.values.astype(np.float32)
 
 
 @dataclass(frozen=True)
