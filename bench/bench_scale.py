@@ -1,0 +1,190 @@
+"""Scale-out: the same analysis with 1 and 2 Celery worker processes, ESD store on disk and over HTTP.
+
+The store: the real Mato Grosso demo ESD tiles (MODIS 231.66 m, sinusoidal; encoded by ESDNet)
+resampled by nearest neighbour onto a 30 m grid and mirror-repeated over ``--km`` x ``--km`` (default
+20 km: 667 x 667 px, 3 x 3 analysis windows of 256 px), written as a 2 x 2 mosaic of ESD tiles per
+year (``ml.esd.tiles.write_tile``). Pixels of the original demo extent keep their real codes, so the
+real labels (crop year 2011-12) sit on their own pixels; the repeats are copies. The analysis: AOI =
+the whole mosaic, 2007-2013, demo labels, TasGen with ``--epochs``; every worker process runs
+single-threaded (BLAS/OpenMP threads 1, classifier ``n_jobs`` 1), so workers are the unit of scale. Each run starts from an empty stage
+cache in a fresh database; the wall time is ``finished_at - created_at`` of the analysis.
+
+HTTP: the same folder behind a local HTTP server with range requests (``tests/ml/esd/range_server.py``;
+GDAL reads it with /vsicurl/), indexed from its ``catalog.json``.
+
+Run: ``.venv/bin/python bench/bench_scale.py [--km 20] [--epochs 30] [--runs disk:1,disk:2,http:1,http:2]``
+(``store:workers[xconcurrency]``); prints JSON and writes ``var/bench/scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make the repo importable
+    sys.path.insert(0, str(REPO))
+
+from bench.bench_load import (  # noqa: E402
+    OUT,
+    create_analysis,
+    demo_store,
+    make_site,
+    mt_labels_csv,
+    wait_analysis,
+    workers,
+)
+
+RES = 30.0  # metres: the ESD grid
+TILE_SPLIT = 2  # tiles per side of the mosaic (per year)
+SINGLE_THREAD = {
+    v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+}
+
+
+def build_store(folder: Path, km: float) -> tuple[Path, tuple[float, float, float, float]]:
+    """Write the 30 m mirror-repeated mosaic of the demo tiles; returns (folder, lon/lat bbox of it)."""
+    import rasterio
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+
+    from ml.esd.store import write_catalog
+    from ml.esd.tiles import read_tile, write_tile
+
+    src_folder = demo_store()
+    size = int(round(km * 1000 / RES))
+    done = folder / "done.json"
+    sources = sorted(src_folder.glob("SDC30_EBD_V001_*.tif"))
+    with rasterio.open(sources[0]) as src:
+        crs, t = src.crs, src.transform
+        h, w = src.height, src.width
+    x0, y0, step = t.c, t.f, t.a
+    bounds = transform_bounds(crs, "EPSG:4326", x0, y0 - size * RES, x0 + size * RES, y0)
+    if done.exists() and json.loads(done.read_text()) == {"km": km, "sources": len(sources)}:
+        return folder, bounds
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # source pixel of every 30 m pixel: nearest, then mirror-repeat past the demo's edge
+    centres = (np.arange(size) + 0.5) * RES / step
+    cols = _mirror(np.floor(centres).astype(int), w)
+    rows = _mirror(np.floor(centres).astype(int), h)
+    part = -(-size // TILE_SPLIT)
+    for path in sources:
+        tile = read_tile(str(path))
+        year = int(path.stem.rsplit("_", 1)[1])
+        idx = tile.indices[:, rows][:, :, cols]  # (12, size, size)
+        qa = tile.qa[rows][:, cols]
+        valid = tile.valid[rows][:, cols]
+        for i in range(TILE_SPLIT):
+            for j in range(TILE_SPLIT):
+                r, c = slice(i * part, (i + 1) * part), slice(j * part, (j + 1) * part)
+                transform = Affine(RES, 0, x0 + j * part * RES, 0, -RES, y0 - i * part * RES)
+                write_tile(
+                    folder, f"MT-SCALE-{i}-{j}", year, idx[:, r, c], qa[r, c], valid[r, c], crs, transform
+                )
+    write_catalog(folder)
+    done.write_text(json.dumps({"km": km, "sources": len(sources)}))
+    return folder, bounds
+
+
+def _mirror(i: np.ndarray, n: int) -> np.ndarray:
+    period = 2 * n
+    k = i % period
+    return np.where(k < n, k, period - 1 - k)
+
+
+def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: int, concurrency: int) -> dict:  # type: ignore[no-untyped-def]
+    name = f"esd_bench_scale_{'http' if store_location.startswith('http') else 'disk'}"
+    site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)  # type: ignore[arg-type]
+    site.env.update(SINGLE_THREAD)  # one core per worker process: processes, not threads, scale out
+    params = {"year_start_month": 9, "tasgen": {"epochs": epochs}, "classifier": {"n_jobs": 1}}
+    with workers(site, n_workers, concurrency):
+        t0 = time.monotonic()
+        pk, _ = create_analysis(site, bbox, labels, (2007, 2013), params)
+        result = wait_analysis(site, pk, timeout=3600)
+        result["measured_s"] = round(time.monotonic() - t0, 1)
+    if result["status"] != "done":
+        raise SystemExit(f"scale run failed: {result['error']}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--km", type=float, default=20.0, help="side of the square mosaic (km)")
+    parser.add_argument("--epochs", type=int, default=30, help="TasGen epochs of the analysis")
+    parser.add_argument(
+        "--runs", default="disk:1,disk:2,http:1,http:2", help="store:workers[xconcurrency],..."
+    )
+    args = parser.parse_args(argv)
+
+    folder, bbox = build_store(OUT / "scale_store", args.km)
+    labels = mt_labels_csv(OUT / "scale_labels.csv")
+    runs = []
+    for spec in args.runs.split(","):
+        store, n = spec.split(":")
+        n_workers, _, conc = n.partition("x")
+        row = {"store": store, "workers": int(n_workers), "concurrency": int(conc or 1)}
+        if store == "http":
+            sys.path.insert(0, str(REPO))
+            from tests.ml.esd.range_server import serve_folder
+
+            with serve_folder(folder) as server:
+                result = run_once(
+                    server.url + "/", bbox, labels, args.epochs, row["workers"], row["concurrency"]
+                )
+                row["http_requests"], row["http_bytes"] = len(server.requests), server.bytes_sent
+        else:
+            result = run_once(str(folder), bbox, labels, args.epochs, row["workers"], row["concurrency"])
+        row.update(result)
+        row["window_task_s"] = round(
+            sum(float(result["timings"].get(k, 0)) for k in ("lookup", "classify")), 1
+        )
+        row["window_stages_wall_s"] = round(
+            sum(result["stage_wall_s"].get(k, 0) for k in ("lookup", "classify")), 1
+        )
+        runs.append(row)
+        keys = ("store", "workers", "concurrency", "wall_s", "stage_wall_s", "windows")
+        print(
+            json.dumps({k: row[k] for k in keys}),
+            flush=True,
+        )
+    single = [r for r in runs if r["workers"] == 1 and r["concurrency"] == 1]
+    base = {r["store"]: r["wall_s"] for r in single}
+    window_base = {r["store"]: r["window_stages_wall_s"] for r in single}
+    for r in runs:
+        r["speedup"] = (
+            round(base[r["store"]] / r["wall_s"], 2) if r["store"] in base and r["wall_s"] else None
+        )
+        w = window_base.get(r["store"])
+        r["window_speedup"] = (
+            round(w / r["window_stages_wall_s"], 2) if w and r["window_stages_wall_s"] else None
+        )
+    report = {
+        "store": {
+            "km": args.km,
+            "px": int(round(args.km * 1000 / RES)),
+            "resolution_m": RES,
+            "tiles_per_year": TILE_SPLIT**2,
+            "bbox_lonlat": [round(v, 5) for v in bbox],
+        },
+        "epochs": args.epochs,
+        "runs": runs,
+        "machine": f"{platform.node()}: {os.cpu_count()} CPUs (2-core CPU dev machine, shared)",
+        "command": "python bench/bench_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "scale.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
