@@ -99,9 +99,7 @@ def broker(url: str) -> Iterator[None]:
     def use(value: str) -> None:
         os.environ["CELERY_BROKER_URL"] = value
         app.conf.broker_url = value
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
+        app._pool = None  # not closed: kombu keeps pools per URL, and the original one is reused after
         app.amqp._producer_pool = None
 
     use(url)

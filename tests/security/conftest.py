@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from monitoring.models import Label, MapProduct
-from tests.monitoring.conftest import api, demo_store, demo_store_dir, other, other_api, owner  # noqa: F401
+from tests.monitoring.conftest import api, demo_store, other, other_api, owner  # noqa: F401
 from tests.monitoring.test_pipeline import start_demo_analysis, wait_done
+from tests.security.store import demo_store_dir  # noqa: F401
 from tests.security.world import DEMO_LAT, DEMO_LON, DEMO_YEAR, SECRET_NAME, World
 
 

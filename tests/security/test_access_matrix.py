@@ -144,8 +144,10 @@ def test_access_matrix(world, owner, other) -> None:  # type: ignore[no-untyped-
             response = _call(mine, method, url, route.name)
             cells += 1
             status = response.status_code
-            if method == "get" and route.name not in {"logout", "admin:index"} and not (
-                200 <= status < 300 or (route.name in PUBLIC and status in (301, 302))
+            if (
+                method == "get"
+                and route.name not in {"logout", "admin:index"}
+                and not (200 <= status < 300 or (route.name in PUBLIC and status in (301, 302)))
             ):
                 errors.append(f"owner GET {url} -> {status}: {_body(response)[:200]!r}")
             if method != "get" and (status in NOT_AUTHORISED | {404} or status >= 500):
@@ -166,7 +168,7 @@ def test_access_matrix(world, owner, other) -> None:  # type: ignore[no-untyped-
 
     # deletes last: anonymous and other user refused and nothing removed, then the owner's delete works
     deletes.sort(key=lambda d: DELETE_ORDER.index(d[0].name) if d[0].name in DELETE_ORDER else -1)
-    for route, url in deletes:
+    for _route, url in deletes:
         counts = (AOI.objects.count(), LabelSet.objects.count(), Analysis.objects.count())
         for who, client in (("anonymous", anonymous), ("other", theirs)):
             response = client.delete(url)

@@ -62,7 +62,9 @@ def test_no_download_serves_a_file_named_by_the_user(api, owner) -> None:  # typ
     )
     # a product row whose stored path points outside MEDIA_ROOT (a tampered database) is still refused
     bad = [
-        MapProduct.objects.create(analysis=analysis, kind="landcover", year=2000 + i, path=p, colormap="classes")
+        MapProduct.objects.create(
+            analysis=analysis, kind="landcover", year=2000 + i, path=p, colormap="classes"
+        )
         for i, p in enumerate(["../../../../etc/passwd", "/etc/passwd", str(REPO / "manage.py")])
     ]
     world = World(
@@ -131,7 +133,9 @@ def _production_settings() -> dict:
         f"print(json.dumps({{n: getattr(s, n) for n in {names!r}}}))"
     )
     env = dict(os.environ, SECRET_KEY="k" * 50, DEBUG="0")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
     values = json.loads(out.stdout.strip().splitlines()[-1])
     values["SECURE_PROXY_SSL_HEADER"] = tuple(values["SECURE_PROXY_SSL_HEADER"])
     return values

@@ -43,7 +43,9 @@ def _methods(callback: Any) -> tuple[str, ...]:
     if view_class is None:  # a function view: its safe method only (forms are in test_csrf)
         return ("get",)
     allowed = set(getattr(view_class, "http_method_names", ()))
-    return tuple(m for m in ("get", "post", "put", "patch", "delete") if m in allowed and hasattr(view_class, m))
+    return tuple(
+        m for m in ("get", "post", "put", "patch", "delete") if m in allowed and hasattr(view_class, m)
+    )
 
 
 def routes() -> list[Route]:
@@ -82,7 +84,12 @@ class World:
     def fill(self, route: Route) -> str:
         """The concrete URL of ``route`` with the owner's objects (raises for a kwarg it does not know)."""
         first = route.route.removeprefix("api/").split("/", 1)[0]
-        pk_of = {"aois": self.aoi, "labelsets": self.label_set, "labels": self.label, "analyses": self.analysis}
+        pk_of = {
+            "aois": self.aoi,
+            "labelsets": self.label_set,
+            "labels": self.label,
+            "analyses": self.analysis,
+        }
         z = 12
         x, y = tile_of(DEMO_LON, DEMO_LAT, z)
         values: dict[str, object] = {
@@ -97,7 +104,9 @@ class World:
         }
         if "pk" in route.kwargs:
             if first not in pk_of:
-                raise KeyError(f"{route.route}: add the owner object its <pk> names to tests/security/world.py")
+                raise KeyError(
+                    f"{route.route}: add the owner object its <pk> names to tests/security/world.py"
+                )
             values["pk"] = pk_of[first]
         url = "/" + route.route
         for kw in route.kwargs:
