@@ -325,6 +325,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tile-clients", type=int, default=20, help="concurrent connections for tiles")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--per-url", type=int, default=0, help="also run each API URL alone for this many seconds"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk (make bench installs it)")
@@ -360,6 +363,10 @@ def main(argv: list[str] | None = None) -> dict:
         landcover = [p for p in detail["products"] if p["kind"] in ("landcover", "change_count")]
         tiles = tile_paths(landcover, DEMO_BBOX, range(12, 16))
         results["api"] = run_wrk(base, api_paths, token, args.api_clients, args.seconds)
+        if args.per_url:
+            results["api_per_url"] = {
+                path: run_wrk(base, [path], token, args.api_clients, args.per_url) for path in api_paths
+            }
         results["tiles"] = run_wrk(base, tiles, token, args.tile_clients, args.seconds)
     results["config"] = {
         "gunicorn_workers": args.workers,
