@@ -8,7 +8,7 @@ what="${1:-base}"
 pkgs=(gdal-bin libgdal-dev libgeos-c1v5 libgeos-dev proj-bin libproj-dev libsqlite3-mod-spatialite libsqlite3-dev)
 if [ "$what" = "test" ]; then
   pg_major=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
-  pkgs+=("postgresql-${pg_major:-15}-postgis-3" chromium chromium-driver)
+  pkgs+=("postgresql-${pg_major:-15}-postgis-3" chromium chromium-driver wrk)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
