@@ -36,6 +36,8 @@ def test_spatialite_and_geo_wheels_in_one_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     env.update(DJANGO_SETTINGS_MODULE="webapp.settings.base", ESD_VAR_DIR=str(tmp_path / "var"))
     code = SCRIPT.replace("{out}", str(tmp_path / "x.gpkg"))
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-2000:]}"
     assert "geo stack ok" in result.stdout

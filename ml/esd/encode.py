@@ -97,7 +97,9 @@ def write_years(
     if model_bands:
         tags["ESD_MODEL"] = ",".join(model_bands)
     return [
-        write_tile(out_dir, tile_id, e.year, e.indices, e.qa, e.valid, series.crs, series.transform, tags=tags)
+        write_tile(
+            out_dir, tile_id, e.year, e.indices, e.qa, e.valid, series.crs, series.transform, tags=tags
+        )
         for e in encoded
         if e.valid.any()
     ]
@@ -155,7 +157,9 @@ def encode_demo(
         series = read_demo(name, shared)
         model, meta = load_model(series.bands)
         encoded = encode_raster(series, model, src.years, src.start_month)
-        paths = write_years(series, encoded, out / name, src.tile_id, tuple(model.config.bands), src.start_month)
+        paths = write_years(
+            series, encoded, out / name, src.tile_id, tuple(model.config.bands), src.start_month
+        )
         report[name] = {
             **encoding_report(series, model, encoded, paths),
             "tile_id": src.tile_id,

@@ -442,7 +442,11 @@ def write_tile(
             with mem.open(**profile) as dst:
                 dst.write(data)
                 dst.update_tags(
-                    **{PRODUCER_TAG: PRODUCER, "ESD_NODATA": "all 12 FSQ index bands are 0", **dict(tags or {})}
+                    **{
+                        PRODUCER_TAG: PRODUCER,
+                        "ESD_NODATA": "all 12 FSQ index bands are 0",
+                        **dict(tags or {}),
+                    }
                 )
                 for b in range(1, STEPS + 1):
                     dst.set_band_description(b, f"fsq_step_{b:02d}")

@@ -157,4 +157,6 @@ def _plain(value: Any) -> Any:
 
 def _is_undefined_srs(text: str) -> bool:
     """GDAL < 3.7 reports a GeoPackage layer without CRS as an engineering CRS named 'Undefined SRS'."""
-    return "Undefined SRS" in str(text) and any(k in str(text) for k in ("ENGCRS", "LOCAL_CS", "EngineeringDatum"))
+    return "Undefined SRS" in str(text) and any(
+        k in str(text) for k in ("ENGCRS", "LOCAL_CS", "EngineeringDatum")
+    )

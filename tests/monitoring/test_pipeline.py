@@ -16,7 +16,9 @@ from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 YEARS = list(range(2007, 2014))
-DEMO_PARAMETERS = {"tasgen": {"epochs": 60}}  # crop years (Sep->Aug) come from the tiles' ESD_YEAR_START_MONTH tag
+DEMO_PARAMETERS = {
+    "tasgen": {"epochs": 60}
+}  # crop years (Sep->Aug) come from the tiles' ESD_YEAR_START_MONTH tag
 
 
 def wait_done(api, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-untyped-def]
