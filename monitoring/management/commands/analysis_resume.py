@@ -1,0 +1,31 @@
+"""``manage.py analysis_resume``: re-enqueue analyses whose queued messages were lost.
+
+A broker that lost its messages (Redis restarted without persistence) leaves running analyses with
+nothing queued. Re-enqueueing the entry task of each one's current stage is safe: every step is
+idempotent and skips finished windows and stages.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from monitoring.models import Analysis
+from monitoring.services.pipeline.runner import resume
+
+
+class Command(BaseCommand):
+    help = "Re-enqueue the current stage of the given analyses (or of every queued/running one with --all)."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("ids", nargs="*", type=int, help="analysis ids")
+        parser.add_argument("--all", action="store_true", help="every queued or running analysis")
+
+    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+        if not options["ids"] and not options["all"]:
+            raise CommandError("give analysis ids or --all")
+        qs = Analysis.objects.filter(status__in=[Analysis.Status.QUEUED, Analysis.Status.RUNNING])
+        if options["ids"]:
+            qs = qs.filter(pk__in=options["ids"])
+        for analysis in qs.order_by("pk"):
+            task = resume(analysis.pk)
+            self.stdout.write(f"analysis {analysis.pk} ({analysis.stage}): re-enqueued {task}")
