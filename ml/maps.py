@@ -28,6 +28,7 @@ from rasterio.io import MemoryFile
 
 from ml.change import NODATA_CLASS, NODATA_FROM_TO, from_to_legend
 from ml.errors import ProductError
+from ml.esd.tiles import overview_levels
 
 RGBA = tuple[int, int, int, int]  # red, green, blue, alpha, each 0..255
 ColorMap = dict[int, RGBA]  # raster value -> colour (rio-tiler / GDAL colour-table layout)
@@ -290,15 +291,6 @@ def _grid(crs: Any, transform: Affine | Sequence[float], path: Path) -> tuple[CR
     return crs_obj, affine
 
 
-def _overview_levels(size: int, min_size: int) -> int:
-    """Number of 2x overview levels until the image is at most ``min_size`` px a side."""
-    levels = 0
-    while size > min_size:
-        size = (size + 1) // 2
-        levels += 1
-    return levels
-
-
 def _write_cog(
     path: str | Path,
     data: np.ndarray,
@@ -370,7 +362,7 @@ def _write_cog(
                     quiet=True,
                     colormap=colormap,
                     overview_resampling=resampling,
-                    overview_level=_overview_levels(max(h, w), overview_min_size),
+                    overview_level=overview_levels(max(h, w), overview_min_size),
                     config={"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": str(blocksize)},
                     use_cog_driver=False,
                 )

@@ -459,7 +459,7 @@ def write_tile(
                     in_memory=True,
                     quiet=True,
                     overview_resampling="nearest",
-                    overview_level=_overview_levels(max(h, w), overview_min_size),
+                    overview_level=overview_levels(max(h, w), overview_min_size),
                     config={"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": str(blocksize)},
                     use_cog_driver=False,
                 )
@@ -470,7 +470,7 @@ def write_tile(
     return target
 
 
-def _overview_levels(size: int, min_size: int) -> int:
+def overview_levels(size: int, min_size: int) -> int:
     """Number of 2x overview levels until the image is at most ``min_size`` px a side."""
     levels = 0
     while size > min_size:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.gis.db.models import Extent
 from shapely import wkb
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -19,8 +18,3 @@ def coverage_geometry(*, years: Iterable[int] | None = None) -> BaseGeometry | N
         qs = qs.filter(year__in=list(years))
     footprints = {bytes(fp.wkb) for fp in qs.values_list("footprint", flat=True)}
     return unary_union([wkb.loads(fp) for fp in footprints]) if footprints else None
-
-
-def catalog_extent() -> tuple[float, float, float, float] | None:
-    """(west, south, east, north) of all footprints, or None."""
-    return EsdTile.objects.aggregate(extent=Extent("footprint"))["extent"]

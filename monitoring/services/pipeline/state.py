@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from monitoring.models import Analysis
@@ -113,7 +112,3 @@ def mark_cancelled(analysis_id: int) -> None:
     Analysis.objects.filter(pk=analysis_id).exclude(status__in=FINISHED).update(
         status=Analysis.Status.CANCELLED, finished_at=timezone.now()
     )
-
-
-def bump(analysis_id: int, **fields: int) -> None:
-    Analysis.objects.filter(pk=analysis_id).update(**{k: F(k) + v for k, v in fields.items()})
