@@ -339,8 +339,14 @@ def _persist(
                     klass_idx[i, j], changed[i, j], confidence[i, j] = b, True, p[b]
 
 
-def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> DynamicSamples:
-    """Dynamic samples of ``series`` under a fitted ``model`` (static classes must be known to it)."""
+def apply_tasgen(
+    model: TasGenModel, series: SampleSeries, seed: int = 0, attribute: bool = True
+) -> DynamicSamples:
+    """Dynamic samples of ``series`` under a fitted ``model`` (static classes must be known to it).
+
+    ``attribute=False`` leaves the attributions at 0 (a caller that attributes later, elsewhere, with
+    :func:`attribute_changes` on the same model, series and output gets the same numbers).
+    """
     series.validate("series")
     if series.dim_names != model.dim_names:
         raise TasGenError(
@@ -375,41 +381,10 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
     if cfg.persist_changes and y > 1:
         _persist(klass_idx, changed, confidence, proba, valid, cls, series.reference_index)
     klass = np.where(klass_idx >= 0, names[np.maximum(klass_idx, 0)], "")
-    attr_m = np.zeros((n, y, MONTHS))
-    attr_d = np.zeros((n, y, series.n_dims))
-    ci = np.argwhere(changed)
-    if len(ci) and cfg.gibbs_max > 0:
-        order = np.argsort(-scores[changed], kind="stable")[: cfg.gibbs_max]
-        sel = ci[order]
-        s_i, s_y = sel[:, 0], sel[:, 1]
-        ref = series.reference_index[s_i]
-        own_ref = (ref != s_y) & ~changed[s_i, ref]
-        normal = np.where(own_ref[:, None, None], x[s_i, ref], model.normal_pattern[cls[s_i]])
-        c_sel = cls[s_i]
-        ref_lat = model.vae.latent(x[s_i, ref], c_sel)
-        off_ref = ref != s_y
-
-        def combined(xs: np.ndarray) -> np.ndarray:
-            reps = len(xs) // len(c_sel)
-            c_rep = np.tile(c_sel, reps)
-            d = np.linalg.norm(model.vae.latent(xs, c_rep) - np.tile(ref_lat, (reps, 1)), axis=1)
-            return _combine(
-                model.scale, model.vae.score(xs, c_rep), d, np.tile(off_ref, reps), c_rep, cfg.drift_weight
-            )
-
-        att = gibbs_attribution(
-            combined,
-            x[s_i, s_y],
-            normal,
-            thresholds.median[c_sel],
-            sweeps=cfg.gibbs_sweeps,
-            burn_in=cfg.gibbs_burn_in,
-            temperature=cfg.gibbs_temperature,
-            cost=cfg.gibbs_cost,
-            seed=seed,
-        )
-        attr_m[s_i, s_y] = att.month
-        attr_d[s_i, s_y] = att.dim
+    if attribute:
+        attr_m, attr_d = attribute_changes(model, series, changed, scores, thresholds, seed)
+    else:
+        attr_m, attr_d = np.zeros((n, y, MONTHS)), np.zeros((n, y, series.n_dims))
     return DynamicSamples(
         years=series.years,
         klass=klass,
@@ -421,6 +396,72 @@ def apply_tasgen(model: TasGenModel, series: SampleSeries, seed: int = 0) -> Dyn
         attribution_dim=attr_d,
         change_years=change_years(klass, series.years),
     )
+
+
+def attribute_changes(
+    model: TasGenModel,
+    series: SampleSeries,
+    changed: np.ndarray,
+    scores: np.ndarray,
+    thresholds: ClassThresholds | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gibbs attribution of the changed sample-years: ``(N, Y, 12)`` month and ``(N, Y, D)`` dim shares.
+
+    ``changed`` and ``scores`` are :func:`apply_tasgen`'s ``changed`` and ``anomaly_score``;
+    ``thresholds`` the ones it used (``None``: re-derived the same way). Only the ``gibbs_max``
+    highest-scoring changed years are attributed; the others (and stable years) stay 0. Each changed
+    year is restored towards the sample's own reference year where that year is stable, else towards
+    the class's normal pattern.
+    """
+    cfg = model.config
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
+    n, y = series.valid.shape
+    attr_m = np.zeros((n, y, MONTHS))
+    attr_d = np.zeros((n, y, series.n_dims))
+    ci = np.argwhere(changed)
+    if not len(ci) or cfg.gibbs_max <= 0:
+        return attr_m, attr_d
+    cls = model.class_index(series.static_class)
+    if thresholds is None:
+        cls_ny = np.broadcast_to(cls[:, None], (n, y))
+        thresholds = (
+            _recalibrated(model, series, scores, cls_ny) if cfg.recalibrate_on_apply else model.thresholds
+        )
+    x = np.where(series.valid[:, :, None, None], model.standardize(series.values), 0.0).astype(np.float32)
+    order = np.argsort(-scores[changed], kind="stable")[: cfg.gibbs_max]
+    sel = ci[order]
+    s_i, s_y = sel[:, 0], sel[:, 1]
+    ref = series.reference_index[s_i]
+    own_ref = (ref != s_y) & ~changed[s_i, ref]
+    normal = np.where(own_ref[:, None, None], x[s_i, ref], model.normal_pattern[cls[s_i]])
+    c_sel = cls[s_i]
+    ref_lat = model.vae.latent(x[s_i, ref], c_sel)
+    off_ref = ref != s_y
+
+    def combined(xs: np.ndarray) -> np.ndarray:
+        reps = len(xs) // len(c_sel)
+        c_rep = np.tile(c_sel, reps)
+        d = np.linalg.norm(model.vae.latent(xs, c_rep) - np.tile(ref_lat, (reps, 1)), axis=1)
+        return _combine(
+            model.scale, model.vae.score(xs, c_rep), d, np.tile(off_ref, reps), c_rep, cfg.drift_weight
+        )
+
+    att = gibbs_attribution(
+        combined,
+        x[s_i, s_y],
+        normal,
+        thresholds.median[c_sel],
+        sweeps=cfg.gibbs_sweeps,
+        burn_in=cfg.gibbs_burn_in,
+        temperature=cfg.gibbs_temperature,
+        cost=cfg.gibbs_cost,
+        seed=seed,
+    )
+    attr_m[s_i, s_y] = att.month
+    attr_d[s_i, s_y] = att.dim
+    return attr_m, attr_d
 
 
 def run_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: int = 0) -> DynamicSamples:
