@@ -9,6 +9,8 @@ the raster raises :class:`TileNotFound` (the API answers 404).
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -16,6 +18,7 @@ from typing import Final
 import morecantile
 import numpy as np
 from django.conf import settings
+from django.core.cache import caches
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -34,6 +37,8 @@ PREVIEW_MAX_PIXEL_YEARS: Final[int] = 4 * TILE_SIZE * TILE_SIZE  # one year of o
 WEB_MERCATOR: Final = morecantile.tms.get("WebMercatorQuad")
 RENDER_VERSION: Final[str] = "1"  # part of every ETag: bump when the rendering changes
 VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {"similarity": (0.0, 1.0)}  # float maps -> 0..255
+
+log = logging.getLogger(__name__)
 
 
 class TileNotFound(ApplicationError):
@@ -135,6 +140,42 @@ def render_threshold_tile(path: Path, z: int, x: int, y: int, threshold: float, 
     mask = np.ma.getmaskarray(img.array) | ~np.isfinite(data) | (data < threshold)
     img.array = np.ma.MaskedArray(data, mask=mask)
     return render(img, style)
+
+
+def cached_tile(etag: str, draw: Callable[[], bytes]) -> bytes:
+    """The PNG of the tile whose ETag is ``etag``: from the ``tiles`` cache, else ``draw()`` and stored.
+
+    The ETag names the content (file identity, style, address), so an entry never goes stale. A tile
+    with no data is remembered too (its :class:`TileNotFound` message), so clients panning outside a
+    raster do not re-read it. A failing cache (Redis down, full disk) only costs the render.
+    """
+    key = "tile:" + etag.strip('"')
+    try:
+        cache = caches["tiles"]
+        hit = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; never fail a tile because of it
+        log.warning("tile cache unavailable; rendering", exc_info=True)
+        hit = cache = None
+    if isinstance(hit, bytes):
+        return hit
+    if isinstance(hit, str):
+        raise TileNotFound(hit)
+    try:
+        png = draw()
+    except TileNotFound as exc:
+        _store(cache, key, exc.message)
+        raise
+    _store(cache, key, png)
+    return png
+
+
+def _store(cache, key: str, value: bytes | str) -> None:  # type: ignore[no-untyped-def]
+    if cache is None:
+        return
+    try:
+        cache.set(key, value)
+    except Exception:  # noqa: BLE001 - see cached_tile
+        log.warning("tile cache unavailable; not stored", exc_info=True)
 
 
 def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:

@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from monitoring.errors import ApplicationError
-from monitoring.models import MapProduct
-from monitoring.selectors.objects import analysis_get
+from monitoring.selectors.objects import analysis_get, product_for_tile
 from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_cog_path
 from monitoring.tiles import (
     TileNotFound,
     TileStyle,
+    cached_tile,
     check_tile,
     esd_preview_etag,
     file_etag,
@@ -42,11 +42,11 @@ class PngRenderer(BaseRenderer):
 
 
 def tile_response(request: Request, etag: str, draw: Callable[[], bytes]) -> HttpResponse:
-    """200 with the PNG from ``draw()`` (or 304 when the client holds ``etag``), with cache headers."""
+    """200 with the PNG (from the tile cache, else ``draw()``), or 304 when the client holds ``etag``."""
     if etag in {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}:
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(draw(), content_type="image/png")
+        response = HttpResponse(cached_tile(etag, draw), content_type="image/png")
     response["Cache-Control"] = CACHE_CONTROL
     response["ETag"] = etag
     return response
@@ -64,11 +64,7 @@ class ProductTileApi(TileApi):
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, product_pk: int, z: int, x: int, y: int) -> HttpResponse:
-        product = (  # one query: the style needs the analysis years and the label set's colours
-            MapProduct.objects.select_related("analysis__label_set")
-            .filter(analysis__owner=request.user, analysis_id=pk, pk=product_pk)
-            .first()
-        )
+        product = product_for_tile(user=request.user, analysis_pk=pk, pk=product_pk)
         if product is None:
             raise Http404(f"map product {product_pk} not found")
         check_tile(z, x, y)

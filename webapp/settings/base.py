@@ -132,6 +132,37 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
+
+def tile_cache_config(value: str) -> dict:
+    """The ``tiles`` cache: a folder (default), ``redis://...`` (shared by many web machines) or ``none``.
+
+    Rendered PNG map tiles are stored under their ETag (COG identity + style + tile address), so a
+    rewritten product or new class colours never hit an old entry; the folder cache culls a third
+    of its entries past ``MAX_ENTRIES``.
+    """
+    if value.lower() in {"none", "off", "0"}:
+        return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    if value.startswith(("redis://", "rediss://", "unix://")):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": value,
+            "TIMEOUT": 7 * 86400,
+        }
+    return {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": value,
+        "TIMEOUT": 7 * 86400,
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+
+
+ESD_TILE_CACHE = os.environ.get("ESD_TILE_CACHE", str(MEDIA_ROOT / "tilecache"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tiles": tile_cache_config(ESD_TILE_CACHE),
+}
+
+
 # Uploads: requests above these sizes are refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -11,11 +11,15 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "20")
 
 from webapp.settings.base import *  # noqa: E402,F403
-from webapp.settings.base import VAR_DIR  # noqa: E402
+from webapp.settings.base import VAR_DIR, tile_cache_config  # noqa: E402
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", tempfile.mkdtemp(prefix="esd-media-")))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tiles": tile_cache_config(os.environ.get("ESD_TILE_CACHE", str(MEDIA_ROOT / "tilecache"))),
+}
 STATIC_ROOT = VAR_DIR / "staticfiles-test"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
