@@ -107,3 +107,30 @@ def test_sample_rows_match_the_serializer(api, demo_store, shared_data, monkeypa
     page = api.get(f"/api/analyses/{pk}/samples/?limit=100&offset=50").json()
     assert page["count"] == qs.count() and len(page["results"]) == 100
     assert page["results"] == DynamicSampleOutputSerializer(qs[50:150], many=True).data
+
+
+def test_token_authentication_answers_like_drf(owner, other) -> None:  # type: ignore[no-untyped-def]
+    """DRF answers 403 (not 401) to a bad token here: the session check comes first in the settings."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from monitoring.models import AOI
+
+    AOI.objects.create(owner=owner, name="mine", geometry="MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)))")
+    key = Token.objects.create(user=owner).key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    answer = client.get("/api/aois/")
+    assert answer.status_code == 200 and [a["properties"]["name"] for a in answer.json()["features"]] == [
+        "mine"
+    ]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key[:-1]}x")
+    wrong = client.get("/api/aois/")
+    assert wrong.status_code == 403 and wrong.json() == {"detail": "Invalid token."}
+    owner.is_active = False
+    owner.save()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    inactive = client.get("/api/aois/")
+    assert inactive.status_code == 403 and inactive.json() == {"detail": "User inactive or deleted."}
+    Token.objects.filter(user=owner).delete()
+    assert client.get("/api/aois/").status_code == 403  # a revoked token stops at once
