@@ -5,7 +5,10 @@ demo store (encoded by ESDNet; ``ESD_TEST_STORE_CACHE`` reuses an already encode
 (static labels of crop year 2011-12) and AOI, one analysis computed by a real Celery worker on Redis,
 then gunicorn (``webapp.wsgi``, ``--workers``) on 127.0.0.1. Debian's ``wrk`` drives it (a Lua script
 cycles through the URLs and reports p50/p95/p99 from wrk's full latency histogram; non-2xx answers
-and socket errors count as errors). Each run is bounded by ``--seconds``.
+and socket errors count as errors). Each run is bounded by ``--seconds``. The tile run starts with an
+empty tile cache (its first pass over the URLs renders every tile, later passes are cache hits, as
+for users panning over the same map); ``--uncached-seconds`` runs the tiles again on a server with
+the cache off (``ESD_TILE_CACHE=none``: every request reads the COG and renders).
 
 Run: ``.venv/bin/python bench/bench_load.py [--seconds 60] [--workers 4]``; prints JSON (and writes
 ``var/bench/load.json``).
@@ -244,8 +247,8 @@ def mt_labels_csv(path: Path) -> Path:
 
 
 @contextmanager
-def gunicorn(site: Site, workers_n: int, threads: int) -> Iterator[str]:
-    """gunicorn serving ``webapp.wsgi`` on a free loopback port; yields the base URL."""
+def gunicorn(site: Site, workers_n: int, threads: int, **env: str) -> Iterator[str]:
+    """gunicorn serving ``webapp.wsgi`` on a free loopback port (``env`` added); yields the base URL."""
     port = free_port()
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "gunicorn"), "webapp.wsgi", "--bind", f"127.0.0.1:{port}"]
@@ -260,7 +263,7 @@ def gunicorn(site: Site, workers_n: int, threads: int) -> Iterator[str]:
             "warning",
         ],
         cwd=REPO,
-        env=site.env,
+        env={**site.env, **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -326,6 +329,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument(
+        "--uncached-seconds",
+        type=int,
+        default=20,
+        help="tiles again with the tile cache off (every request renders) for this many seconds; 0: skip",
+    )
+    parser.add_argument(
         "--per-url", type=int, default=0, help="also run each API URL alone for this many seconds"
     )
     args = parser.parse_args(argv)
@@ -367,7 +376,11 @@ def main(argv: list[str] | None = None) -> dict:
             results["api_per_url"] = {
                 path: run_wrk(base, [path], token, args.api_clients, args.per_url) for path in api_paths
             }
+        shutil.rmtree(site.media / "tilecache", ignore_errors=True)  # the first pass renders every tile
         results["tiles"] = run_wrk(base, tiles, token, args.tile_clients, args.seconds)
+    if args.uncached_seconds:
+        with gunicorn(site, args.workers, args.threads, ESD_TILE_CACHE="none") as base:
+            results["tiles_uncached"] = run_wrk(base, tiles, token, args.tile_clients, args.uncached_seconds)
     results["config"] = {
         "gunicorn_workers": args.workers,
         "gunicorn_threads": args.threads,
