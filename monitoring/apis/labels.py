@@ -68,6 +68,12 @@ class LabelSetUploadApi(APIView):
         wkt_column = serializers.CharField(required=False, allow_blank=True)
         crs = serializers.CharField(required=False, allow_blank=True, help_text="CSV only, e.g. EPSG:32721")
         layer = serializers.CharField(required=False, allow_blank=True, help_text="GeoPackage layer")
+        allowed_classes = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=5000,
+            help_text="comma-separated class names; rows of other classes are rejected (case-insensitive)",
+        )
 
     @extend_schema(request=InputSerializer, responses={201: LabelSetOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -39,7 +39,10 @@ def labelset_import(
 
     Nothing is stored when the whole file is refused (:class:`ApplicationError` with the reasons).
     """
-    opts = LabelOptions(**{k: v for k, v in (options or {}).items() if v not in (None, "")})
+    given = {k: v for k, v in (options or {}).items() if v not in (None, "")}
+    if isinstance(given.get("allowed_classes"), str):  # "Forest, Pasture" from a form
+        given["allowed_classes"] = tuple(c.strip() for c in given["allowed_classes"].split(",") if c.strip())
+    opts = LabelOptions(**given)
     try:
         report = parse_labels(filename, content, opts, upload_limits(), coverage_geometry())
     except UploadError as exc:

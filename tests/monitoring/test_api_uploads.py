@@ -50,6 +50,33 @@ def test_custom_columns_and_rejected_rows_are_reported(api, demo_store) -> None:
     assert [r["row"] for r in report["rejected"]] == [2, 3]
 
 
+def test_allowed_classes_reject_other_rows_and_set_spelling(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    content = (UPLOADS / "labels_mt.csv").read_bytes()
+    response = api.post(
+        "/api/labelsets/upload/",
+        {
+            "file": SimpleUploadedFile("mt.csv", content),
+            "allowed_classes": " forest, SOYBEAN-maize ,Cotton-fallow",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["report"]["accepted"] == 14 + 13 + 7
+    assert len(body["report"]["rejected"]) == 8 + 19  # Soybean-cotton and Soybean-millet rows
+    assert (
+        "Soybean-millet" in body["report"]["rejected"][0]["reason"]
+        or "Soybean-cotton" in body["report"]["rejected"][0]["reason"]
+    )
+    assert sorted(c["name"] for c in body["classes"]) == [
+        "Cotton-fallow",
+        "SOYBEAN-maize",
+        "forest",
+    ]  # as the user spelled them
+
+
 def test_bad_label_file_stores_nothing_and_keeps_existing(api, demo_store) -> None:  # type: ignore[no-untyped-def]
     good = upload(api, "/api/labelsets/upload/", UPLOADS / "labels_mt.csv")
     assert good.status_code == 201
