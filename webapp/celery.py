@@ -21,3 +21,14 @@ def _task_modules() -> list[str]:
 
 
 app.conf.include = _task_modules()
+
+# Celery beat (the ``beat`` process of the Procfile): the watchdog resumes analyses whose queued
+# messages a broker lost. Each message expires after one period, so a backlog never piles up.
+WATCHDOG_EVERY_S = float(os.environ.get("ESD_WATCHDOG_EVERY_S", "60"))
+app.conf.beat_schedule = {
+    "analysis-watchdog": {
+        "task": "analysis.watchdog",
+        "schedule": WATCHDOG_EVERY_S,
+        "options": {"expires": WATCHDOG_EVERY_S},
+    }
+}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,16 +20,19 @@ import psutil
 from django.conf import settings
 
 from monitoring.models import Analysis, DynamicSample
-from tests.conftest import WorkerProcess, start_worker
+from tests.conftest import REPO, WorkerProcess, start_worker
 
 FINISHED = {"done", "failed", "cancelled"}
-# The task that runs each stage (what the worker log names when it receives it).
-STAGE_TASK = {
-    "lookup": "analysis.lookup_window",
-    "relabel": "analysis.relabel",
-    "classify": "analysis.classify_window",
-    "change": "analysis.change",
-    "finalize": "analysis.finalize",
+# Kill cases: the task to kill, and the stages the analysis may be in while that task runs (relabel
+# runs beside the window lookups; the attribution and the ESD products beside the classify windows).
+KILL_CASES: dict[str, tuple[str, set[str]]] = {
+    "lookup": ("analysis.lookup_window", {"lookup"}),
+    "relabel": ("analysis.relabel", {"lookup", "relabel"}),
+    "attribution": ("analysis.attribute", {"lookup", "relabel", "classify", "change"}),
+    "esd_products": ("analysis.esd_products", {"relabel", "classify", "change"}),
+    "classify": ("analysis.classify_window", {"classify"}),
+    "change": ("analysis.change", {"change"}),
+    "finalize": ("analysis.finalize", {"finalize"}),
 }
 
 
@@ -47,6 +53,33 @@ def private_queue() -> Iterator[str]:
 def worker_on(env: dict[str, str], queue: str, log_path: Path, name: str, **extra: str) -> WorkerProcess:
     """A real Celery worker consuming ``queue`` (``extra`` overrides its environment, e.g. the broker)."""
     return start_worker({**env, "CELERY_TASK_DEFAULT_QUEUE": queue, **extra}, queue, log_path, name=name)
+
+
+def beat_on(env: dict[str, str], queue: str, folder: Path, every_s: float, **extra: str) -> subprocess.Popen:
+    """A real ``celery beat`` sending ``analysis.watchdog`` to ``queue`` every ``every_s`` seconds."""
+    log = (folder / "beat.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "webapp", "beat", "-l", "INFO"]
+        + ["--schedule", str(folder / "beat-schedule")],
+        cwd=REPO,
+        env={
+            **env,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "ESD_WATCHDOG_EVERY_S": str(every_s),
+            **extra,
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_beat(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def sigkill(worker: WorkerProcess) -> list[int]:
@@ -107,6 +140,7 @@ class Outcome:
     distinct_label_years: int  # distinct (label, year) among them: equal to ``samples`` when no duplicates
     classes: tuple  # (label row, year, dynamic class) of every sample, sorted
     products: tuple  # (kind, year, year_to) of every MapProduct, sorted
+    attributions: tuple  # (label row, year, attribution JSON) of every sample with one, sorted
 
 
 def outcome(pk: int) -> Outcome:
@@ -122,4 +156,10 @@ def outcome(pk: int) -> Outcome:
             samples.order_by("label__row", "year").values_list("label__row", "year", "dynamic_class")
         ),
         products=tuple(sorted(analysis.products.values_list("kind", "year", "year_to"))),
+        attributions=tuple(
+            (row, year, json.dumps(att, sort_keys=True))
+            for row, year, att in samples.exclude(attribution={})
+            .order_by("label__row", "year")
+            .values_list("label__row", "year", "attribution")
+        ),
     )

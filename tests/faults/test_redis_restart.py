@@ -3,8 +3,10 @@
 A private ``redis-server`` (free port, RDB snapshots off) carries this test's messages only, either
 with AOF persistence as in production (``--appendonly yes``) or with none (``--appendonly no``: the
 restart loses every queued and unacknowledged message). It is stopped with SIGTERM (as in a service
-restart) while the worker is inside the relabel stage, started again on the same port, and the job
-must end within a bounded time: never hang.
+restart) while the worker is inside relabel, started again on the same port, and the job must end
+within a bounded time: never hang. Without persistence the queued window lookup is lost with the
+restart; Celery beat's watchdog (every second here, stall time 4 s) finds the job with nothing
+queued and no heartbeat, and resumes it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import pytest
 
 from tests.conftest import stop_worker
 from tests.faults.harness import (
+    beat_on,
     outcome,
     private_queue,
+    stop_beat,
     task_running,
     wait_finished,
     wait_for,
@@ -36,6 +40,7 @@ from tests.monitoring.test_pipeline import start_demo_analysis
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 REDIS = shutil.which("redis-server")
 PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 150}}
+WATCHDOG = {"ESD_WATCHDOG_STALL_S": "4", "ESD_HEARTBEAT_S": "1"}
 
 
 def _free_port() -> int:
@@ -124,8 +129,14 @@ def test_redis_restart_mid_job_resumes_or_fails_cleanly(  # type: ignore[no-unty
     try:
         with broker(server.url), private_queue() as queue:
             worker = worker_on(
-                worker_env, queue, tmp_path / "worker.log", "redis", CELERY_BROKER_URL=server.url
+                worker_env,
+                queue,
+                tmp_path / "worker.log",
+                "redis",
+                CELERY_BROKER_URL=server.url,
+                **WATCHDOG,
             )
+            beat = beat_on(worker_env, queue, tmp_path, every_s=1, CELERY_BROKER_URL=server.url, **WATCHDOG)
             try:
                 pk = start_demo_analysis(api, shared_data, parameters=PARAMETERS)
                 assert wait_for(lambda: task_running(worker, "analysis.relabel"), timeout=300), worker.log()[
@@ -136,6 +147,7 @@ def test_redis_restart_mid_job_resumes_or_fails_cleanly(  # type: ignore[no-unty
                 analysis = wait_finished(pk, timeout=240)  # AssertionError "hangs" when it does not end
                 ended_s = time.monotonic() - t0
             finally:
+                stop_beat(beat)
                 stop_worker(worker)
     finally:
         server.stop()
@@ -151,4 +163,5 @@ def test_redis_restart_mid_job_resumes_or_fails_cleanly(  # type: ignore[no-unty
         "ended_s": round(ended_s, 1),
     }
     row["status"] = analysis.status
+    row["watchdog_resumes"] = worker.log().count(f"watchdog: analysis {pk} ")
     print("FAULT:", json.dumps(row))

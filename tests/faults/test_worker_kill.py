@@ -1,5 +1,8 @@
 """SIGKILL the worker (main process and pool child) in the middle of each stage of a real analysis.
 
+Each stage, and the tasks that run beside the stages (the attribution of TasGen's changes, the
+similarity and ESD preview products), is killed once.
+
 After a new worker starts, Redis redelivers the unacknowledged task once the visibility timeout
 (``CELERY_VISIBILITY_TIMEOUT=20`` in tests) has passed; the job must finish ``done`` with the same
 statistics, dynamic samples and products as an undisturbed run, and no duplicate (label, year) rows.
@@ -15,7 +18,7 @@ import pytest
 
 from tests.conftest import stop_worker
 from tests.faults.harness import (
-    STAGE_TASK,
+    KILL_CASES,
     Outcome,
     clear_stage_cache,
     outcome,
@@ -54,7 +57,7 @@ def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-u
 def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  # type: ignore[no-untyped-def]
     reference = _reference(api, shared_data, worker_env, tmp_path)
     clear_stage_cache()
-    task = STAGE_TASK[stage]
+    task, stages = KILL_CASES[stage]
     with private_queue() as queue:
         first = worker_on(worker_env, queue, tmp_path / "first.log", "victim")
         try:
@@ -71,7 +74,7 @@ def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  #
         from monitoring.models import Analysis
 
         at_kill = Analysis.objects.get(pk=pk)
-        assert at_kill.stage == stage and at_kill.status == "running", (at_kill.stage, at_kill.status)
+        assert at_kill.stage in stages and at_kill.status == "running", (at_kill.stage, at_kill.status)
         second = worker_on(worker_env, queue, tmp_path / "second.log", "rescuer")
         try:
             analysis = wait_finished(pk, timeout=300)
@@ -105,7 +108,7 @@ def test_kill_worker_during_relabel_then_restart_finishes_identically(  # type: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["lookup", "classify", "change", "finalize"])
+@pytest.mark.parametrize("stage", ["lookup", "attribution", "esd_products", "classify", "change", "finalize"])
 def test_kill_worker_during_stage_then_restart_finishes_identically(  # type: ignore[no-untyped-def]
     stage,
     api,

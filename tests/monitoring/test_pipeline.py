@@ -68,6 +68,47 @@ def start_demo_analysis(api, shared_data, **overrides) -> int:  # type: ignore[n
     return created.json()["id"]
 
 
+def assert_attribution_as_one_full_apply(pk: int) -> None:
+    """The attribution filled in by its own task equals what one full TasGen apply gives."""
+    import pickle
+
+    import numpy as np
+
+    from ml.tasgen.pipeline import apply_tasgen
+    from monitoring.services.pipeline.inputs import AnalysisInputs
+    from monitoring.services.pipeline.paths import load_npz
+    from monitoring.services.pipeline.relabel import (
+        model_path,
+        relabel_path,
+        sample_attributions,
+        tasgen_input,
+    )
+
+    inputs = AnalysisInputs(Analysis.objects.get(pk=pk))
+    ti = tasgen_input(inputs)
+    assert ti.series is not None
+    model = pickle.loads(model_path(inputs).read_bytes())
+    full = apply_tasgen(model, ti.series, seed=0)  # attribution inside apply, as before the split
+    dyn = load_npz(relabel_path(inputs))
+    assert np.array_equal(dyn["klass"][ti.run], full.klass)
+    n, y = dyn["valid"].shape
+    att = {"att_month": np.zeros((n, y, 12), np.float32), "att_dim": np.zeros((n, y, 6), np.float32)}
+    att["att_month"][ti.run] = full.attribution_month
+    att["att_dim"][ti.run] = full.attribution_dim
+    expected = sample_attributions(dyn, att)
+    stored = {
+        (s.label_id, s.year): s.attribution
+        for s in DynamicSample.objects.filter(analysis_id=pk).exclude(attribution={})
+    }
+    assert len(expected) > 0 and set(stored) == set(expected)
+    for key, value in expected.items():
+        assert stored[key]["top_months"] == value["top_months"], key
+        assert stored[key]["top_bands"] == value["top_bands"], key
+        for part in ("months", "bands"):
+            for name, share in value[part].items():
+                assert abs(stored[key][part][name] - share) <= 1e-4, (key, part, name)
+
+
 def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
     pk = start_demo_analysis(api, shared_data)
     body = wait_done(api, pk)
@@ -88,6 +129,7 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     samples = DynamicSample.objects.filter(analysis_id=pk)
     n_labels = len(static_labels_csv(shared_data).splitlines()) - 1
     assert samples.values("label", "year").distinct().count() == samples.count() >= n_labels * 6
+    assert_attribution_as_one_full_apply(pk)
     # downloads
     geojson = json.loads(b"".join(api.get(f"/api/analyses/{pk}/samples/?fmt=geojson").streaming_content))
     assert len(geojson["features"]) == samples.count()

@@ -21,15 +21,7 @@ PARAMETERS = {  # a quick TasGen: these tests check the maps, not the dynamic la
     "year_start_month": 9,
     "tasgen": {"epochs": 5, "rounds": 1, "rf_trees": 20, "gibbs_max": 0},
 }
-STEPS = {
-    "analysis.start": runner.start,
-    "analysis.lookup_window": runner.lookup_window,
-    "analysis.relabel": runner.run_relabel,
-    "analysis.classify_prepare": runner.classify_prepare,
-    "analysis.classify_window": runner.classify_window,
-    "analysis.change": runner.run_change,
-    "analysis.finalize": runner.run_finalize,
-}
+STEPS = runner.STEPS  # every pipeline task by name, as the workers run them
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 

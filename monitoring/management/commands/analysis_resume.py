@@ -1,8 +1,9 @@
 """``manage.py analysis_resume``: re-enqueue analyses whose queued messages were lost.
 
 A broker that lost its messages (Redis restarted without persistence) leaves running analyses with
-nothing queued. Re-enqueueing the entry task of each one's current stage is safe: every step is
-idempotent and skips finished windows and stages.
+nothing queued. Re-enqueueing what each one's current stage waits for is safe: every step is
+idempotent and skips finished windows and stages. The watchdog (``analysis.watchdog``, run by Celery
+beat) does the same by itself for analyses with no progress; this command does it now.
 """
 
 from __future__ import annotations
@@ -27,5 +28,5 @@ class Command(BaseCommand):
         if options["ids"]:
             qs = qs.filter(pk__in=options["ids"])
         for analysis in qs.order_by("pk"):
-            task = resume(analysis.pk)
-            self.stdout.write(f"analysis {analysis.pk} ({analysis.stage}): re-enqueued {task}")
+            tasks = resume(analysis.pk)
+            self.stdout.write(f"analysis {analysis.pk} ({analysis.stage}): re-enqueued {', '.join(tasks)}")

@@ -1,4 +1,10 @@
-"""Stage 4, change: the published COGs (land cover per year, change, similarity, ESD preview)."""
+"""Stage 4, change: the published COGs (land cover per year, change, similarity, ESD preview).
+
+The similarity and ESD preview COGs depend on the embeddings alone: :func:`write_esd_products` writes
+them as soon as the windows are looked up (beside relabel and the classify windows). The class
+products wait for the classify windows (:func:`write_products`). The analysis moves on to finalize
+once both and the attribution are done (:func:`finalize_join`).
+"""
 
 from __future__ import annotations
 
@@ -44,11 +50,25 @@ def _product(
     )
 
 
+# What must be done before finalize: the class products, the embedding products, the attribution.
+FINALIZE_NEEDS = ("change", "esd_products", "attribution")
+ESD_PRODUCT_STAGES = ("relabel", "classify", "change")
+
+
+def finalize_join(analysis_id: int) -> bool:
+    """Move from change to finalize once every part of :data:`FINALIZE_NEEDS` is done; True for the mover."""
+    if state.current(analysis_id, "change") is None:
+        return False
+    return state.join(analysis_id, "change", FINALIZE_NEEDS)
+
+
 def write_products(analysis_id: int) -> bool:
-    """Write every map COG of the analysis (idempotent: same paths, atomic writes); True when the stage ended."""
+    """Write the class map COGs (idempotent: same paths, atomic writes); True once they are written."""
     analysis = state.current(analysis_id, "change")
     if analysis is None:
         return False
+    if state.is_done(analysis_id, "change"):
+        return True
     state.check_cancel(analysis_id)
     inputs = AnalysisInputs(analysis)
     grid, years, names = inputs.grid, inputs.years, inputs.class_names
@@ -71,7 +91,7 @@ def write_products(analysis_id: int) -> bool:
                     {"pixels": {n: int(counts[i]) for i, n in enumerate(names)}},
                 )
             )
-        state.set_progress(analysis_id, "change", 0.4)
+        state.set_progress(analysis_id, "change", 0.5)
         maps = change_maps(classes, years)
         products.append(
             (
@@ -105,6 +125,27 @@ def write_products(analysis_id: int) -> bool:
                 {},
             )
         )
+        with transaction.atomic():
+            for kind, path, cmap, year, year_to, stats in products:
+                _product(analysis_id, kind, path, cmap, year, year_to, stats)
+    state.mark_done(analysis_id, "change")
+    return True
+
+
+def write_esd_products(analysis_id: int) -> bool:
+    """Write the similarity and ESD preview COGs from the lookup windows; True once they are written."""
+    analysis = state.current(analysis_id, *ESD_PRODUCT_STAGES)
+    if analysis is None:
+        return False
+    if state.is_done(analysis_id, "esd_products"):
+        return True
+    state.check_cancel(analysis_id)
+    inputs = AnalysisInputs(analysis)
+    grid, years = inputs.grid, inputs.years
+    out = analysis_dir(analysis_id)
+    crs, transform = grid.crs, grid.affine
+    with state.timed(analysis_id, "esd_products"):
+        products: list[tuple] = []
         similarity = mosaic(inputs, "similarity", (len(years) - 1,), np.float32, np.nan)
         for j in range(len(years) - 1):
             path = write_value_cog(
@@ -115,7 +156,7 @@ def write_products(analysis_id: int) -> bool:
                 np.nan,
             )
             products.append(("similarity", path, "similarity", years[j], years[j + 1], {}))
-        state.set_progress(analysis_id, "change", 0.8)
+        del similarity
         preview = mosaic(inputs, "preview", (len(years), 4), np.uint8, 0)
         for j, year in enumerate(years):
             products.append(
@@ -131,4 +172,5 @@ def write_products(analysis_id: int) -> bool:
         with transaction.atomic():
             for kind, path, cmap, year, year_to, stats in products:
                 _product(analysis_id, kind, path, cmap, year, year_to, stats)
-    return state.advance(analysis_id, "change")
+    state.mark_done(analysis_id, "esd_products")
+    return True

@@ -1,4 +1,8 @@
-"""Stage 3, classify: a classifier trained on the dynamic samples maps every pixel-year (per window)."""
+"""Stage 3, classify: a classifier trained on the dynamic samples maps every pixel-year (per window).
+
+The classifier is trained as soon as relabel is done (it needs only the label pixels), while the
+windows may still be looked up; the windows are classified once both are there (:func:`classify_join`).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,15 @@ import pickle
 
 import numpy as np
 
-from ml.change import consecutive_similarity, esd_preview_rgb
 from ml.esd.codec import indices_to_codes
 from ml.mapping import MapperConfig, cross_validate, features, fit_mapper, predict_window
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state
 from monitoring.services.pipeline.inputs import AnalysisInputs
-from monitoring.services.pipeline.lookup import labels_path, window_path
+from monitoring.services.pipeline.lookup import features_path, labels_path, window_path
 from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz, write_bytes_atomic
-from monitoring.services.pipeline.relabel import relabel_path
+from monitoring.services.pipeline.relabel import RELABEL_STAGES, relabel_path
 
 
 def classify_dir(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
@@ -43,15 +46,18 @@ def training_set(inputs: AnalysisInputs) -> tuple[np.ndarray, np.ndarray, np.nda
     return features(codes), target, dyn["label_pk"][s], dyn["years"][y]
 
 
-def classify_prepare(analysis_id: int) -> list[int]:
-    """Train the map classifier and estimate its accuracy; returns the windows to classify."""
-    analysis = state.current(analysis_id, "classify")
-    if analysis is None:
-        return []
+def model_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+    return classify_dir(inputs) / "model.pkl"
+
+
+def classify_prepare(analysis_id: int) -> bool:
+    """Train the map classifier and estimate its accuracy; True once the model is there."""
+    analysis = state.current(analysis_id, *RELABEL_STAGES)
+    if analysis is None or not state.is_done(analysis_id, "relabel"):
+        return False
     inputs = AnalysisInputs(analysis)
     folder = classify_dir(inputs)
-    model_path = folder / "model.pkl"
-    if not model_path.exists():
+    if not model_path(inputs).exists():
         with state.timed(analysis_id, "classify"):
             x, y, groups, years = training_set(inputs)
             if np.unique(y).size < 2:
@@ -62,15 +68,28 @@ def classify_prepare(analysis_id: int) -> list[int]:
             accuracy = cross_validate(x, y, groups, inputs.class_names, years=years, config=config)
             model = fit_mapper(x, y, config)
             write_bytes_atomic(folder / "accuracy.json", json.dumps(accuracy.as_dict()).encode())
-            write_bytes_atomic(model_path, pickle.dumps(model))
+            write_bytes_atomic(model_path(inputs), pickle.dumps(model))
     else:
         state.record_timing(analysis_id, "classify", 0.0, reused=True)
     accuracy_dict = json.loads((folder / "accuracy.json").read_text())
     stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
     stats["accuracy"] = accuracy_dict
     Analysis.objects.filter(pk=analysis_id).update(stats=stats)
+    state.mark_done(analysis_id, "model")
+    return True
+
+
+def classify_join(analysis_id: int) -> list[int]:
+    """Start the classify stage once the windows are looked up and the model is trained.
+
+    Called by the last lookup window (after it moved the stage to relabel) and by
+    :func:`classify_prepare` (after its ``model`` marker); returns the windows to classify to the one caller that moved the stage, else [].
+    """
+    analysis = state.current(analysis_id, "relabel")
+    if analysis is None or not state.join(analysis_id, "relabel", ("model",)):
+        return []
     state.set_progress(analysis_id, "classify", 0.1)
-    return [w.index for w in inputs.grid.windows()]
+    return [w.index for w in AnalysisInputs(analysis).grid.windows()]
 
 
 def classify_window(analysis_id: int, index: int) -> bool:
@@ -84,16 +103,13 @@ def classify_window(analysis_id: int, index: int) -> bool:
     out = classify_dir(inputs) / f"w{index:05d}.npz"
     if not out.exists():
         with state.timed(analysis_id, "classify"):
-            model = pickle.loads((classify_dir(inputs) / "model.pkl").read_bytes())
+            model = pickle.loads(model_path(inputs).read_bytes())
             data = load_npz(window_path(inputs, index))
             valid = data["valid"]
             codes = np.moveaxis(
                 indices_to_codes(data["indices"]), -1, 2
             )  # (Y, 12, H, W, 6) -> (Y, 12, 6, H, W)
-            classes = predict_window(model, codes, valid)
-            similarity = consecutive_similarity(codes, valid)
-            preview = np.stack([esd_preview_rgb(codes[y], valid[y]) for y in range(codes.shape[0])])
-            save_npz(out, classes=classes, similarity=similarity.astype(np.float16), preview=preview)
+            save_npz(out, classes=predict_window(model, codes, valid))
     done = sum((classify_dir(inputs) / f"w{w.index:05d}.npz").exists() for w in windows)
     state.set_progress(analysis_id, "classify", 0.1 + 0.9 * done / len(windows))
     if done < len(windows):
@@ -102,10 +118,19 @@ def classify_window(analysis_id: int, index: int) -> bool:
 
 
 def mosaic(inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype, fill) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Assemble one array of every classify window into the full grid, ``(*shape_tail, H, W)``."""
+    """Assemble one array of every window into the full grid, ``(*shape_tail, H, W)``.
+
+    ``classes`` comes from the classify windows, ``similarity`` and ``preview`` from the lookup windows.
+    """
     grid = inputs.grid
     full = np.full((*shape_tail, grid.height, grid.width), fill, dtype=dtype)
     for w in grid.windows():
-        part = load_npz(classify_dir(inputs) / f"w{w.index:05d}.npz")[name]
+        path = (
+            classify_dir(inputs) / f"w{w.index:05d}.npz"
+            if name == "classes"
+            else features_path(inputs, w.index)
+        )
+        with np.load(path, allow_pickle=False) as data:
+            part = data[name]
         full[..., w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] = part
     return full

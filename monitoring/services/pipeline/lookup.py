@@ -1,4 +1,8 @@
-"""Stage 1, lookup: ESD indices of the label pixels and of the AOI, one task per window."""
+"""Stage 1, lookup: ESD indices of the label pixels and of the AOI, one task per window.
+
+A window task also derives what the embeddings alone give (the similarity of consecutive years and
+the ESD preview), so those products can be written while TasGen still runs.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from rasterio.warp import transform_geom
 from rasterio.windows import from_bounds
 from shapely.geometry import mapping
 
+from ml.change import consecutive_similarity, esd_preview_rgb
 from ml.errors import MLError
+from ml.esd.codec import indices_to_codes
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state
@@ -33,7 +39,21 @@ def labels_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
 
 
 def window_path(inputs: AnalysisInputs, index: int):  # type: ignore[no-untyped-def]
+    """``indices (Y, 12, h, w) uint16``, ``valid (Y, h, w)`` of one window (written last: its marker)."""
     return lookup_dir(inputs) / f"w{index:05d}.npz"
+
+
+def features_path(inputs: AnalysisInputs, index: int):  # type: ignore[no-untyped-def]
+    """``similarity (Y-1, h, w) float16`` and ``preview (Y, 4, h, w) uint8`` of one window."""
+    return lookup_dir(inputs) / f"f{index:05d}.npz"
+
+
+def window_features(indices: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """Similarity of consecutive years and ESD preview RGBA of one window's indices."""
+    codes = np.moveaxis(indices_to_codes(indices), -1, 2)  # (Y, 12, H, W, 6) -> (Y, 12, 6, H, W)
+    similarity = consecutive_similarity(codes, valid)
+    preview = np.stack([esd_preview_rgb(codes[y], valid[y]) for y in range(codes.shape[0])])
+    return {"similarity": similarity.astype(np.float16), "preview": preview}
 
 
 def label_sample_points(inputs: AnalysisInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,7 +109,7 @@ def _rings(geom: dict) -> list:
 
 
 def lookup_start(analysis_id: int) -> list[int]:
-    """Begin the analysis: grid, label-pixel lookup; returns the window indices still to look up."""
+    """Begin the analysis: grid, label-pixel lookup (what relabel needs); returns the window indices."""
     analysis = state.current(analysis_id, "lookup")
     if analysis is None:
         return []
@@ -150,6 +170,7 @@ def lookup_window(analysis_id: int, index: int) -> bool:
                 else:
                     _paste(result.indices, result.valid, result.transform, grid, w, indices, valid)
             valid &= mask[None]
+            save_npz(features_path(inputs, index), **window_features(indices, valid))
             save_npz(path, indices=indices, valid=valid)
     done = sum(window_path(inputs, x.index).exists() for x in windows)
     state.set_progress(analysis_id, "lookup", done / len(windows))

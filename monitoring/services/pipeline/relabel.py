@@ -1,8 +1,16 @@
-"""Stage 2, relabel: TasGen turns the static labels into one class per label and year."""
+"""Stage 2, relabel: TasGen turns the static labels into one class per label and year.
+
+Relabel fits TasGen and applies it without the Gibbs attribution (the slow part of apply), stores
+the dynamic samples and the fitted model; :func:`attribute` explains the changed sample-years later,
+in a task of its own that runs beside the classify windows, and fills the samples' ``attribution``
+with the same numbers a single full apply gives.
+"""
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,22 +19,36 @@ from django.db import transaction
 
 from ml.errors import MLError
 from ml.esd.codec import CODE_DIM, indices_to_codes
-from ml.tasgen.pipeline import TasGenConfig, run_tasgen
+from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, attribute_changes, fit_tasgen
 from ml.tasgen.series import SampleSeries
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, DynamicSample
 from monitoring.services.pipeline import state
 from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.lookup import labels_path
-from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz
+from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz, write_bytes_atomic
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 DIM_NAMES = tuple(f"c{i}" for i in range(CODE_DIM))
 TASGEN_KEYS = {f for f in TasGenConfig.__dataclass_fields__}
+# Stages during which relabel (and the attribution after it) may run: relabel starts with the lookup.
+RELABEL_STAGES = ("lookup", "relabel")
+ATTRIBUTION_STAGES = ("lookup", "relabel", "classify", "change")
 
 
 def relabel_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+    """TasGen output per label pixel and year (written last: the relabel cache's marker)."""
     return cache_dir("relabel", inputs.relabel_key) / "dynamic.npz"
+
+
+def model_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+    """The fitted TasGen model (pickled; absent when TasGen did not run: fewer than 2 classes)."""
+    return cache_dir("relabel", inputs.relabel_key) / "tasgen.pkl"
+
+
+def attribution_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+    """``att_month (S, Y, 12)`` and ``att_dim (S, Y, 6)`` float32 per label pixel and year."""
+    return cache_dir("relabel", inputs.relabel_key) / "attribution.npz"
 
 
 def tasgen_config(parameters: dict[str, Any]) -> TasGenConfig:
@@ -34,8 +56,21 @@ def tasgen_config(parameters: dict[str, Any]) -> TasGenConfig:
     return TasGenConfig(**extra)
 
 
-def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
-    """Per-sample TasGen output: class, changed, anomaly, confidence, attribution (arrays over samples x years)."""
+@dataclass
+class TasGenInput:
+    """The label pixels of an analysis as TasGen sees them."""
+
+    label_pk: np.ndarray  # (S,) label of each pixel sample
+    data: dict[str, np.ndarray]  # the label lookup (indices, valid, lon, lat, years)
+    years: tuple[int, ...]
+    static: np.ndarray  # (S,) static class
+    run: np.ndarray  # (S,) bool: samples TasGen relabels (usable, of a class with enough samples)
+    series: SampleSeries | None  # the series of the ``run`` samples; None when fewer than 2 classes
+    warnings: list[str]
+
+
+def tasgen_input(inputs: AnalysisInputs) -> TasGenInput:
+    """Which label pixels TasGen relabels, and their series (the same for relabel and attribution)."""
     data = load_npz(labels_path(inputs))
     years = tuple(int(y) for y in data["years"])
     label_pk, valid = data["label_pk"], data["valid"]
@@ -45,13 +80,6 @@ def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
     ref = np.clip(ref, years[0], years[-1])  # a label dated outside the span describes its nearest year
     ref_idx = np.searchsorted(np.asarray(years), ref)
     usable = valid[np.arange(len(ref)), ref_idx]
-    n, y = valid.shape
-    klass = np.full((n, y), "", dtype=object)
-    changed = np.zeros((n, y), dtype=bool)
-    score = np.full((n, y), np.nan, dtype=np.float64)
-    conf = np.zeros((n, y), dtype=np.float64)
-    att_m = np.zeros((n, y, 12), dtype=np.float32)
-    att_d = np.zeros((n, y, CODE_DIM), dtype=np.float32)
     warnings: list[str] = []
     config = tasgen_config(inputs.analysis.parameters)
     counts = Counter(static[usable])
@@ -65,6 +93,7 @@ def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
         warnings.append(
             f"{int((~usable).sum())} label pixels have no ESD data in their reference year and were left out"
         )
+    series = None
     if len({c for c in static[run]}) >= 2:
         series = SampleSeries(
             values=indices_to_codes(data["indices"][run]),
@@ -74,19 +103,40 @@ def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
             reference_year=ref[run],
             dim_names=DIM_NAMES,
         )
+    else:
+        warnings.append("fewer than 2 classes have enough labels: static labels are copied to every year")
+    return TasGenInput(label_pk, data, years, static, run, series, warnings)
+
+
+def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]:
+    """Per-sample TasGen output (class, changed, anomaly, confidence over samples x years) and the model.
+
+    ``tasgen_changed`` is TasGen's own change flag (before reviewer corrections): what the attribution
+    explains. The model is None when TasGen did not run (fewer than 2 classes).
+    """
+    ti = tasgen_input(inputs)
+    data, years, static, run = ti.data, ti.years, ti.static, ti.run
+    label_pk, valid = data["label_pk"], data["valid"]
+    by_pk = {lab.pk: lab for lab in inputs.labels}
+    n, y = valid.shape
+    klass = np.full((n, y), "", dtype=object)
+    changed = np.zeros((n, y), dtype=bool)
+    score = np.full((n, y), np.nan, dtype=np.float64)
+    conf = np.zeros((n, y), dtype=np.float64)
+    model = None
+    if ti.series is not None:
+        seed = int(inputs.analysis.parameters.get("seed", 0))
         try:
-            out = run_tasgen(series, config, seed=int(inputs.analysis.parameters.get("seed", 0)))
+            model = fit_tasgen(ti.series, tasgen_config(inputs.analysis.parameters), seed)
+            out = apply_tasgen(model, ti.series, seed, attribute=False)
         except MLError as exc:
             raise ApplicationError(f"TasGen could not relabel these samples: {exc}") from exc
         klass[run] = out.klass
         changed[run] = out.changed
         score[run] = out.anomaly_score
         conf[run] = out.confidence
-        att_m[run] = out.attribution_month
-        att_d[run] = out.attribution_dim
-    else:
-        warnings.append("fewer than 2 classes have enough labels: static labels are copied to every year")
-    rest = ~run
+    tasgen_changed = changed.copy()
+    rest = ~run if ti.series is not None else np.ones(n, dtype=bool)
     klass[rest] = np.where(valid[rest], static[rest][:, None], "")
     conf[rest] = np.where(valid[rest], 1.0, 0.0)
     # reviewer corrections override TasGen for their label-years
@@ -97,7 +147,7 @@ def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
                 klass[i, j] = cls
                 changed[i, j] = cls != static[i]
                 conf[i, j] = 1.0
-    return {
+    dyn = {
         "label_pk": label_pk,
         "lon": data["lon"],
         "lat": data["lat"],
@@ -106,12 +156,40 @@ def compute_dynamic(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
         "static": static,
         "klass": klass.astype(str),
         "changed": changed,
+        "tasgen_changed": tasgen_changed,
         "score": score,
         "confidence": conf,
-        "att_month": att_m,
-        "att_dim": att_d,
-        "warnings": np.asarray(warnings, dtype=str),
+        "warnings": np.asarray(ti.warnings, dtype=str),
     }
+    return dyn, model
+
+
+def compute_attribution(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
+    """Gibbs attribution of TasGen's changed sample-years from the stored model and output.
+
+    ``att_month (S, Y, 12)`` and ``att_dim (S, Y, 6)``; zeros where TasGen did not run or saw no change.
+    """
+    dyn = load_npz(relabel_path(inputs))
+    n, y = dyn["valid"].shape
+    att_m = np.zeros((n, y, 12), dtype=np.float32)
+    att_d = np.zeros((n, y, CODE_DIM), dtype=np.float32)
+    if model_path(inputs).exists():
+        ti = tasgen_input(inputs)
+        model = pickle.loads(model_path(inputs).read_bytes())
+        run = ti.run
+        try:
+            month, dim = attribute_changes(
+                model,
+                ti.series,  # type: ignore[arg-type]
+                dyn["tasgen_changed"][run],
+                dyn["score"][run],
+                seed=int(inputs.analysis.parameters.get("seed", 0)),
+            )
+        except MLError as exc:
+            raise ApplicationError(f"TasGen could not explain the changes: {exc}") from exc
+        att_m[run] = month
+        att_d[run] = dim
+    return {"att_month": att_m, "att_dim": att_d}
 
 
 def _attribution(month: np.ndarray, dim: np.ndarray) -> dict[str, Any]:
@@ -127,40 +205,61 @@ def _attribution(month: np.ndarray, dim: np.ndarray) -> dict[str, Any]:
     }
 
 
-def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray]) -> int:
-    """Replace the analysis' dynamic samples (one per label and year) in one transaction; returns the count."""
-    years = [int(y) for y in dyn["years"]]
+def _label_years(dyn: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
+    """Per label and year with data: (label pk, year index, pixel rows, rows agreeing with the vote, vote)."""
     label_pk = dyn["label_pk"]
-    rows: list[DynamicSample] = []
     for pk in dict.fromkeys(int(p) for p in label_pk):
         idx = np.flatnonzero(label_pk == pk)
-        for j, year in enumerate(years):
+        for j in range(len(dyn["years"])):
             ok = idx[dyn["valid"][idx, j] & (dyn["klass"][idx, j] != "")]
             if ok.size == 0:
                 continue
             vote = Counter(dyn["klass"][ok, j]).most_common(1)[0][0]
-            agree = ok[dyn["klass"][ok, j] == vote]
-            static = str(dyn["static"][idx[0]])
-            rows.append(
-                DynamicSample(
-                    analysis=analysis,
-                    label_id=pk,
-                    year=year,
-                    geometry=Point(float(dyn["lon"][idx[0]]), float(dyn["lat"][idx[0]]), srid=4326),
-                    static_class=static,
-                    dynamic_class=str(vote),
-                    changed=str(vote) != static,
-                    anomaly_score=float(
-                        np.nan_to_num(
-                            np.nanmean(dyn["score"][ok, j]) if np.isfinite(dyn["score"][ok, j]).any() else 0.0
-                        )
-                    ),
-                    confidence=float(dyn["confidence"][agree, j].mean()),
-                    attribution=_attribution(
-                        dyn["att_month"][agree, j].mean(axis=0), dyn["att_dim"][agree, j].mean(axis=0)
-                    ),
-                )
+            yield pk, j, idx, ok, ok[dyn["klass"][ok, j] == vote], str(vote)
+
+
+def sample_attributions(
+    dyn: dict[str, np.ndarray], att: dict[str, np.ndarray]
+) -> dict[tuple[int, int], dict]:
+    """``{(label pk, year): attribution}`` of the samples with one (the mean over agreeing pixels)."""
+    years = [int(y) for y in dyn["years"]]
+    out = {}
+    for pk, j, _, _, agree, _ in _label_years(dyn):
+        value = _attribution(att["att_month"][agree, j].mean(axis=0), att["att_dim"][agree, j].mean(axis=0))
+        if value:
+            out[(pk, years[j])] = value
+    return out
+
+
+def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str, np.ndarray] | None) -> int:
+    """Replace the analysis' dynamic samples (one per label and year) in one transaction; returns the count.
+
+    ``att`` (the attribution arrays) fills ``attribution`` when it is already known (a re-run with
+    the same inputs); otherwise it stays empty until :func:`attribute` fills it.
+    """
+    years = [int(y) for y in dyn["years"]]
+    attributions = sample_attributions(dyn, att) if att is not None else {}
+    rows: list[DynamicSample] = []
+    for pk, j, idx, ok, agree, vote in _label_years(dyn):
+        static = str(dyn["static"][idx[0]])
+        rows.append(
+            DynamicSample(
+                analysis=analysis,
+                label_id=pk,
+                year=years[j],
+                geometry=Point(float(dyn["lon"][idx[0]]), float(dyn["lat"][idx[0]]), srid=4326),
+                static_class=static,
+                dynamic_class=vote,
+                changed=vote != static,
+                anomaly_score=float(
+                    np.nan_to_num(
+                        np.nanmean(dyn["score"][ok, j]) if np.isfinite(dyn["score"][ok, j]).any() else 0.0
+                    )
+                ),
+                confidence=float(dyn["confidence"][agree, j].mean()),
+                attribution=attributions.get((pk, years[j]), {}),
             )
+        )
     with transaction.atomic():
         Analysis.objects.select_for_update().get(pk=analysis.pk)  # one writer at a time per analysis
         DynamicSample.objects.filter(analysis=analysis).delete()
@@ -169,24 +268,68 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray]) -> int:
 
 
 def relabel(analysis_id: int) -> bool:
-    """Run TasGen (or reuse its cached output) and store the dynamic samples; True when the stage ended here."""
-    analysis = state.current(analysis_id, "relabel")
+    """Run TasGen (or reuse its cached output) and store the dynamic samples; True once they are stored.
+
+    Runs beside the window lookups (it needs only the label lookup). A repeated call after the samples
+    were stored (a redelivered task) leaves them, and the attribution written into them, as they are.
+    """
+    analysis = state.current(analysis_id, *RELABEL_STAGES)
     if analysis is None:
         return False
+    if state.is_done(analysis_id, "relabel"):
+        return True
     state.check_cancel(analysis_id)
     inputs = AnalysisInputs(analysis)
     path = relabel_path(inputs)
     reused = path.exists()
     with state.timed(analysis_id, "relabel"):
         if not reused:
-            save_npz(path, **compute_dynamic(inputs))
+            dyn, model = compute_dynamic(inputs)
+            if model is not None:
+                write_bytes_atomic(model_path(inputs), pickle.dumps(model))
+            save_npz(path, **dyn)
         dyn = load_npz(path)
         state.set_progress(analysis_id, "relabel", 0.8)
-        count = write_samples(analysis, dyn)
+        att = load_npz(attribution_path(inputs)) if attribution_path(inputs).exists() else None
+        count = write_samples(analysis, dyn, att)
     if reused:
         state.record_timing(analysis_id, "relabel", 0.0, reused=True)
     stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
     stats["warnings"] = [str(w) for w in dyn["warnings"]]
     stats["dynamic_samples"] = count
     Analysis.objects.filter(pk=analysis_id).update(stats=stats)
-    return state.advance(analysis_id, "relabel")
+    state.mark_done(analysis_id, "relabel")
+    return True
+
+
+def attribute(analysis_id: int) -> bool:
+    """Explain TasGen's changes (Gibbs attribution) and fill the samples' ``attribution``; True when done.
+
+    Runs beside the classify windows; the analysis finalizes only once this is done (its exports list
+    the top months and bands of each changed sample).
+    """
+    analysis = state.current(analysis_id, *ATTRIBUTION_STAGES)
+    if analysis is None or not state.is_done(analysis_id, "relabel"):
+        return False
+    if state.is_done(analysis_id, "attribution"):
+        return True
+    state.check_cancel(analysis_id)
+    inputs = AnalysisInputs(analysis)
+    path = attribution_path(inputs)
+    with state.timed(analysis_id, "attribution"):
+        if not path.exists():
+            save_npz(path, **compute_attribution(inputs))
+        attributions = sample_attributions(load_npz(relabel_path(inputs)), load_npz(path))
+        with transaction.atomic():
+            Analysis.objects.select_for_update().get(pk=analysis_id)  # one writer at a time per analysis
+            labels = {pk for pk, _ in attributions}
+            rows = [
+                row
+                for row in DynamicSample.objects.filter(analysis_id=analysis_id, label_id__in=labels)
+                if (row.label_id, row.year) in attributions
+            ]
+            for row in rows:  # the changed samples only: the others have none
+                row.attribution = attributions[(row.label_id, row.year)]
+            DynamicSample.objects.bulk_update(rows, ["attribution"], batch_size=500)
+    state.mark_done(analysis_id, "attribution")
+    return True

@@ -1,15 +1,28 @@
-"""Progress, stage transitions, cancel checks and failure recording of an analysis."""
+"""Progress, stage transitions, joins, heartbeats, cancel checks and failure recording of an analysis.
+
+``Analysis.stage`` moves along one line (lookup -> relabel -> classify -> change -> finalize -> done);
+some tasks run beside it (relabel while the windows are looked up, the attribution and the ESD
+products while the windows are classified). A side task records that it is done with a marker file
+(:func:`mark_done`); the stage it must finish before moves on only in a :func:`join`, which every
+party calls after writing its own marker, so the last one to finish always sees all markers.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from monitoring.models import Analysis
+from monitoring.services.pipeline.paths import work_dir, write_bytes_atomic
+
+logger = logging.getLogger(__name__)
 
 # Progress bands of each stage (percent at its start and end).
 STAGE_SPAN: dict[str, tuple[int, int]] = {
@@ -26,11 +39,6 @@ NEXT_STAGE = {
     "change": "finalize",
     "finalize": "done",
 }
-STAGE_TASK = {
-    "relabel": "analysis.relabel",
-    "change": "analysis.change",
-    "finalize": "analysis.finalize",
-}
 FINISHED = {Analysis.Status.DONE, Analysis.Status.FAILED, Analysis.Status.CANCELLED}
 
 
@@ -38,14 +46,39 @@ class Cancelled(Exception):
     """The analysis was cancelled: stop at the next window."""
 
 
-def current(analysis_id: int, stage: str) -> Analysis | None:
-    """The analysis if it is running ``stage`` (or queued before lookup), else None: the stage guard."""
+def current(analysis_id: int, *stages: str) -> Analysis | None:
+    """The analysis if it is in one of ``stages`` (lookup includes queued), else None: the stage guard."""
     analysis = Analysis.objects.filter(pk=analysis_id).first()
     if analysis is None or analysis.status in FINISHED:
         return None
-    if analysis.stage != stage and not (stage == "lookup" and analysis.stage == Analysis.Stage.QUEUED):
+    stage = Analysis.Stage.LOOKUP if analysis.stage == Analysis.Stage.QUEUED else analysis.stage
+    if stage not in stages:
         return None
     return analysis
+
+
+def done_path(analysis_id: int, part: str):  # type: ignore[no-untyped-def]
+    return work_dir(analysis_id, "done") / part
+
+
+def mark_done(analysis_id: int, part: str) -> None:
+    """Record that ``part`` of the analysis has finished (relabel, model, attribution, esd_products, change)."""
+    write_bytes_atomic(done_path(analysis_id, part), b"")
+
+
+def is_done(analysis_id: int, part: str) -> bool:
+    return done_path(analysis_id, part).exists()
+
+
+def join(analysis_id: int, stage: str, parts: tuple[str, ...]) -> bool:
+    """Move on from ``stage`` once every part in ``parts`` is marked done; True for the caller that moved.
+
+    Each party calls this after its own :func:`mark_done`, so whichever finishes last sees every
+    marker; :func:`advance` lets exactly one of them move the stage.
+    """
+    if not all(is_done(analysis_id, p) for p in parts):
+        return False
+    return advance(analysis_id, stage)
 
 
 def check_cancel(analysis_id: int) -> None:
@@ -71,6 +104,45 @@ def advance(analysis_id: int, stage: str) -> bool:
         **values
     )
     return moved == 1
+
+
+def touch(analysis_id: int) -> None:
+    """Record that a task of the analysis is alive (``updated_at``): what the watchdog calls progress."""
+    Analysis.objects.filter(pk=analysis_id).update(updated_at=timezone.now())
+
+
+HEARTBEAT_S = float(os.environ.get("ESD_HEARTBEAT_S", "30"))
+
+
+@contextmanager
+def heartbeat(analysis_id: int, every_s: float | None = None) -> Iterator[None]:
+    """Touch the analysis now and every ``every_s`` seconds (a thread) while the block runs.
+
+    A worker that dies stops beating, so an analysis with no touch for longer than the watchdog's
+    stall time has nothing running; a long task (TasGen on many labels) keeps its analysis fresh.
+    Failed touches (a locked SQLite file, a database restart) are logged and skipped.
+    """
+    every = HEARTBEAT_S if every_s is None else every_s
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    touch(analysis_id)
+                except Exception as exc:  # a missed beat only makes the watchdog look earlier
+                    logger.info("heartbeat of analysis %s skipped: %s", analysis_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    touch(analysis_id)
+    thread = threading.Thread(target=beat, name=f"heartbeat-{analysis_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 5)
 
 
 def enqueue(task_name: str, *args: object) -> None:
