@@ -7,13 +7,20 @@ year (``ml.esd.tiles.write_tile``). Pixels of the original demo extent keep thei
 real labels (crop year 2011-12) sit on their own pixels; the repeats are copies. The analysis: AOI =
 the whole mosaic, 2007-2013, demo labels, TasGen with ``--epochs``; every worker process runs
 single-threaded (BLAS/OpenMP threads 1, classifier ``n_jobs`` 1), so workers are the unit of scale. Each run starts from an empty stage
-cache in a fresh database; the wall time is ``finished_at - created_at`` of the analysis.
+cache in a fresh database; the wall time is ``finished_at - created_at`` of the analysis, created by a
+client that has the task modules loaded (as the web server has). The workers' logs give each task's
+start and end (``timeline``) and the busy share of the worker processes (``busy``).
 
 HTTP: the same folder behind a local HTTP server with range requests (``tests/ml/esd/range_server.py``;
 GDAL reads it with /vsicurl/), indexed from its ``catalog.json``.
 
+Each 2-worker run is compared with the 1-worker run of the same store just before it: ``speedup``
+(wall) and ``classify_windows_speedup`` (first classify window start to last end); ``task_s`` is the
+summed task time (a 2-worker run well above its 1-worker run shared the cores with something else).
+
 Run: ``.venv/bin/python bench/bench_scale.py [--km 20] [--epochs 30] [--runs disk:1,disk:2,http:1,http:2]``
-(``store:workers[xconcurrency]``); prints JSON and writes ``var/bench/scale.json``.
+(``store:workers[xconcurrency]``); prints JSON and writes ``var/bench/scale.json`` (figures in
+``docs/benchmarks/scale_out.md``).
 """
 
 from __future__ import annotations
@@ -22,9 +29,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +47,13 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 from bench.bench_load import (  # noqa: E402
     OUT,
+    PY,
+    Site,
     create_analysis,
     demo_store,
     make_site,
     mt_labels_csv,
     wait_analysis,
-    workers,
 )
 
 RES = 30.0  # metres: the ESD grid
@@ -101,18 +114,111 @@ def _mirror(i: np.ndarray, n: int) -> np.ndarray:
     return np.where(k < n, k, period - 1 - k)
 
 
+LOG_LINE = re.compile(  # Django's log format: "2026-11-25 16:15:19,592 INFO celery.app.trace: Task ..."
+    r"^\[?(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\b.*Task (?P<task>[\w.]+)\[[^\]]+\] "
+    r"succeeded in (?P<s>[\d.]+)s"
+)
+
+
+@contextmanager
+def scale_workers(site: Site, count: int, concurrency: int, log_dir: Path) -> Iterator[list[Path]]:
+    """``count`` Celery worker processes on the site's queue, their INFO logs kept in ``log_dir``."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    env = {**site.env, "LOG_LEVEL": "INFO"}
+    procs: list[subprocess.Popen] = []
+    logs = [log_dir / f"worker{i}.log" for i in range(count)]
+    try:
+        for i, path in enumerate(logs):
+            with path.open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [PY, "-m", "celery", "-A", "webapp", "worker", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"]]
+                        + ["-c", str(concurrency), "-n", f"scale{i}-{os.getpid()}@%h", "--without-gossip"]
+                        + ["--without-mingle", "--without-heartbeat", "-l", "INFO"],
+                        cwd=REPO,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        deadline = time.monotonic() + 120
+        while not all(" ready." in p.read_text(errors="replace") for p in logs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("benchmark worker did not start:\n" + logs[0].read_text()[-2000:])
+            time.sleep(0.3)
+        yield logs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def task_timeline(logs: list[Path], created_at: float) -> list[dict]:
+    """Every task the workers finished: worker, task, start and end (s after the analysis was created).
+
+    Read from the ``succeeded in X s`` log lines (end = log time, start = end - X); sorted by start.
+    """
+    rows = []
+    for i, path in enumerate(logs):
+        for line in path.read_text(errors="replace").splitlines():
+            m = LOG_LINE.match(line)
+            if not m:
+                continue
+            end = datetime.strptime(m["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp() - created_at
+            rows.append(
+                {"worker": i, "task": m["task"], "start": round(end - float(m["s"]), 2), "end": round(end, 2)}
+            )
+    return sorted(rows, key=lambda r: r["start"])
+
+
+def busy_summary(timeline: list[dict], n_workers: int, wall: float) -> dict:
+    """Per task name: count and summed seconds; and the share of ``n_workers x wall`` spent in tasks."""
+    per: dict[str, dict] = {}
+    for r in timeline:
+        d = per.setdefault(r["task"], {"n": 0, "s": 0.0, "first_start": r["start"], "last_end": r["end"]})
+        d["n"] += 1
+        d["s"] = round(d["s"] + r["end"] - r["start"], 2)
+        d["first_start"] = min(d["first_start"], r["start"])
+        d["last_end"] = max(d["last_end"], r["end"])
+    busy = sum(r["end"] - r["start"] for r in timeline)
+    return {"tasks": per, "busy_share": round(busy / (n_workers * wall), 3) if wall else None}
+
+
+class WarmSite(Site):
+    """The site whose one-shot Django processes import the task modules first, as a running web
+    server has them loaded: the analysis' clock (``created_at``) does not include the ~2 s of
+    importing torch and the pipeline that a cold client pays between creating and enqueueing it."""
+
+    def django(self, code: str) -> str:
+        return super().django("import tasks.analysis  # noqa: F401\n" + code)
+
+
 def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: int, concurrency: int) -> dict:  # type: ignore[no-untyped-def]
     name = f"esd_bench_scale_{'http' if store_location.startswith('http') else 'disk'}"
     site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)  # type: ignore[arg-type]
     site.env.update(SINGLE_THREAD)  # one core per worker process: processes, not threads, scale out
     params = {"year_start_month": 9, "tasgen": {"epochs": epochs}, "classifier": {"n_jobs": 1}}
-    with workers(site, n_workers, concurrency):
+    with scale_workers(site, n_workers, concurrency, OUT / "scale_logs") as logs:
         t0 = time.monotonic()
-        pk, _ = create_analysis(site, bbox, labels, (2007, 2013), params)
+        pk, _ = create_analysis(WarmSite(site.env, site.media), bbox, labels, (2007, 2013), params)
         result = wait_analysis(site, pk, timeout=3600)
         result["measured_s"] = round(time.monotonic() - t0, 1)
+        created = float(
+            site.django(
+                f"from monitoring.models import Analysis; print(Analysis.objects.get(pk={pk}).created_at.timestamp())"
+            )
+        )
+        time.sleep(0.5)  # the last task's log line
+        timeline = task_timeline(logs, created)
     if result["status"] != "done":
         raise SystemExit(f"scale run failed: {result['error']}")
+    result["timeline"] = timeline
+    result["busy"] = busy_summary(timeline, n_workers * concurrency, result["wall_s"] or 0.0)
     return result
 
 
@@ -144,28 +250,25 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             result = run_once(str(folder), bbox, labels, args.epochs, row["workers"], row["concurrency"])
         row.update(result)
-        row["window_task_s"] = round(
-            sum(float(result["timings"].get(k, 0)) for k in ("lookup", "classify")), 1
-        )
-        row["window_stages_wall_s"] = round(
-            sum(result["stage_wall_s"].get(k, 0) for k in ("lookup", "classify")), 1
-        )
+        row["task_s"] = round(sum(t["s"] for t in result["busy"]["tasks"].values()), 1)
+        classify = result["busy"]["tasks"].get("analysis.classify_window", {})
+        row["classify_windows_span_s"] = round(classify["last_end"] - classify["first_start"], 1)
         runs.append(row)
-        keys = ("store", "workers", "concurrency", "wall_s", "stage_wall_s", "windows")
+        keys = ("store", "workers", "concurrency", "wall_s", "task_s", "classify_windows_span_s", "windows")
         print(
             json.dumps({k: row[k] for k in keys}),
             flush=True,
         )
-    single = [r for r in runs if r["workers"] == 1 and r["concurrency"] == 1]
-    base = {r["store"]: r["wall_s"] for r in single}
-    window_base = {r["store"]: r["window_stages_wall_s"] for r in single}
+    # each run against the 1-worker run of the same store just before it (pairs run back to back)
+    last_single: dict[str, dict] = {}
     for r in runs:
-        r["speedup"] = (
-            round(base[r["store"]] / r["wall_s"], 2) if r["store"] in base and r["wall_s"] else None
-        )
-        w = window_base.get(r["store"])
-        r["window_speedup"] = (
-            round(w / r["window_stages_wall_s"], 2) if w and r["window_stages_wall_s"] else None
+        if r["workers"] == 1 and r["concurrency"] == 1:
+            last_single[r["store"]] = r
+            continue
+        one = last_single.get(r["store"])
+        r["speedup"] = round(one["wall_s"] / r["wall_s"], 2) if one and r["wall_s"] else None
+        r["classify_windows_speedup"] = (
+            round(one["classify_windows_span_s"] / r["classify_windows_span_s"], 2) if one else None
         )
     report = {
         "store": {

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-ORDER = ["store", "esdnet", "tasgen", "analysis", "tiles", "faults_security_load", "change_maps", "uploads"]
+ORDER = [
+    "store",
+    "esdnet",
+    "tasgen",
+    "analysis",
+    "tiles",
+    "faults_security_load",
+    "scale_out",
+    "change_maps",
+    "uploads",
+]
 
 
 def main() -> None:
