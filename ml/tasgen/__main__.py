@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", required=True, type=Path, help="sample .npz (ml.samples format)")
     e.add_argument("--protocol", required=True, choices=("prodes", "splice"))
     e.add_argument("--seeds", type=int, default=None, help="number of seeds (default 10 prodes, 3 splice)")
+    e.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed+seeds-1 (0: the reported protocol seeds; tune on others, e.g. 100)",
+    )
     e.add_argument("--epochs", type=int, default=TasGenConfig.epochs)
     e.add_argument("--splice-samples", type=int, default=300, help="samples per splice case")
     e.add_argument("--gibbs", action="store_true", help="also run the Gibbs attribution (not scored)")
@@ -74,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             n = args.seeds if args.seeds is not None else (10 if args.protocol == "prodes" else 3)
             cfg = TasGenConfig(epochs=args.epochs, gibbs_max=TasGenConfig.gibbs_max if args.gibbs else 0)
-            result = evaluate_protocol(samples, args.protocol, list(range(n)), cfg, args.splice_samples)
+            result = evaluate_protocol(
+                samples,
+                args.protocol,
+                list(range(args.first_seed, args.first_seed + n)),
+                cfg,
+                args.splice_samples,
+            )
             result["samples_file"] = str(args.samples)
             result["runtime_s"] = round(time.perf_counter() - t0, 2)
             print(json.dumps(result, indent=2))

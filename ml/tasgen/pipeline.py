@@ -13,12 +13,16 @@ Fit (stage 1, self-training):
 The score of a sample-year (robust sigmas) is ``z(negative ELBO under its static class)`` plus
 ``drift_weight * z(distance of its posterior-mean latent to its reference year's)``, each ``z`` a
 per-class median/MAD standardization; the drift term is 0 on the reference year.
-Fit (stage 2): a random forest on the stable sample-years (valid, under threshold) with their static
-class (``ml.tasgen.relabel``).
+Fit (stage 2): a classifier (default: multinomial logistic regression) on the stable sample-years
+(valid, under threshold) with their static class, plus out-of-fold probabilities of those years from
+a K-fold grouped by sample (``ml.tasgen.relabel``).
 Apply: score every valid sample-year under its static class, re-derive the thresholds on the applied
-series (``recalibrate_on_apply``), flag scores above threshold, relabel the
-flagged years (or unflag them), carry changes forward (``persist_changes``), list change years, attribute changed years by Gibbs sampling
-(``ml.tasgen.interpret``; the highest-scoring ``gibbs_max`` changed years only).
+series (``recalibrate_on_apply``), flag scores above threshold; stage 2 changes a flagged year when
+its static class gets a probability < ``unflag_confidence`` and an unflagged one when <
+``override_confidence`` (cross-fitted probabilities for the fit's own training years), to the most
+probable other class; carry changes forward (``persist_changes``), list change years, attribute
+changed years by Gibbs sampling (``ml.tasgen.interpret``; the highest-scoring ``gibbs_max`` changed
+years only).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from ml.tasgen.detect import (
 )
 from ml.tasgen.hts_vae import HTSVAE, HTSVAEConfig, train_hts_vae
 from ml.tasgen.interpret import gibbs_attribution
-from ml.tasgen.relabel import Relabeler, fit_relabeler, relabel_flagged, year_features
+from ml.tasgen.relabel import RELABEL_KINDS, Relabeler, fit_relabeler, relabel_years, year_features
 from ml.tasgen.series import MONTHS, DynamicSamples, SampleSeries
 
 
@@ -63,12 +67,22 @@ class TasGenConfig:
     recalibrate_on_apply: bool = True  # apply re-derives the thresholds from the applied series' own
     # scores (same rule, static labels only) for classes with >= min_class_samples samples there
     min_class_samples: int = 5  # fewer samples of a static class -> TasGenError
-    rf_trees: int = 200  # stage-2 random forest size
-    unflag_confidence: float = 0.6  # flagged year kept as its static class when the forest gives >= this
+    relabel_model: str = "logistic"  # stage-2 classifier: "logistic" (multinomial, L2) or "forest"
+    relabel_c: float = 0.03  # inverse L2 strength of the logistic stage 2 (features standardized)
+    rf_trees: int = 200  # stage-2 random forest size (relabel_model="forest")
+    crossfit_folds: int = 5  # grouped K-fold for out-of-fold stage-2 probabilities of the fit's own
+    # training years (0 = in-sample probabilities)
+    unflag_confidence: float = 0.6  # flagged year kept as its static class when stage 2 gives >= this
+    override_confidence: float = 0.2  # unflagged year changes when stage 2 gives its static class < this
+    # (0 = only flagged years can change)
+    feedback_vae: bool = False  # rounds >= 1 leave out of the HTS-VAE training the years that stage 2
+    # (cross-fitted) would change, as well as the flagged ones
+    feedback_stage2: bool = True  # the final stage 2 is refitted without the stable years its own
+    # cross-fitted probabilities would change
     gibbs_max: int = 50  # at most this many changed sample-years are attributed (highest scores first)
     gibbs_sweeps: int = 10  # Gibbs sweeps over all cells
     gibbs_burn_in: int = 3  # sweeps discarded before averaging
-    persist_changes: bool = True  # carry a change to later stable years the forest scores as the new class
+    persist_changes: bool = True  # carry a change to later stable years stage 2 scores as the new class
     drift_weight: float = 1.0  # weight of the latent drift from the sample's reference year in the score
     gibbs_temperature: float = 0.1  # Gibbs temperature (robust sigmas of anomaly score)
     gibbs_cost: float = 0.1  # price of one restored cell (robust sigmas of anomaly score)
@@ -104,7 +118,7 @@ class TasGenModel:
         return np.array([lookup[str(c)] for c in static_class], dtype=np.int64)
 
     def checkpoint(self) -> dict[str, object]:
-        """Plain-dict checkpoint (HTS-VAE weights, thresholds, scaling, config; the forest is pickled)."""
+        """Plain-dict checkpoint (HTS-VAE weights, thresholds, scaling, config; the stage-2 classifier is pickled)."""
         return {
             "model": self.vae.checkpoint(step=0, metrics={})["model"],
             "vae_config": asdict(self.vae.config),
@@ -206,6 +220,8 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
     series.validate("series")
     if config.calibrate_on not in ("all", "reference"):
         raise TasGenError(f"calibrate_on must be 'all' or 'reference', got {config.calibrate_on!r}")
+    if config.relabel_model not in RELABEL_KINDS:
+        raise TasGenError(f"relabel_model must be one of {list(RELABEL_KINDS)}, got {config.relabel_model!r}")
     classes = _check_counts(series, config.min_class_samples)
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
@@ -252,13 +268,16 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
         calib = is_ref if config.calibrate_on == "reference" else series.valid
         thresholds = calibrate_thresholds(scores[calib], cls_ny[calib], classes, config.threshold_k)
         normal = series.valid & ~flag_anomalies(scores, cls_ny, thresholds)
+        if config.feedback_vae and r < max(1, config.rounds) - 1:
+            normal = _confirmed(x, normal, cls_ny, len(classes), seed, config, refit=False)[0]
         train_mask = normal if config.use_normal_years else (normal & is_ref)
         _ensure_each_class(train_mask, cls, classes)
     if vae is None or thresholds is None or scale is None:
         raise TasGenError(f"rounds must be >= 1, got {config.rounds}")
     stable = series.valid & ~flag_anomalies(scores, cls_ny, thresholds)
-    feats = year_features(x[stable])
-    relabeler = fit_relabeler(feats, cls_ny[stable], len(classes), seed, config.rf_trees)
+    relabeler = _fit_stage2(x, stable, cls_ny, len(classes), seed, config)
+    if config.feedback_stage2:
+        stable, relabeler = _confirmed(x, stable, cls_ny, len(classes), seed, config, relabeler)
     normal_pattern = np.zeros((len(classes), MONTHS, series.n_dims), dtype=np.float32)
     for ci in range(len(classes)):
         normal_pattern[ci] = np.median(x[stable & (cls_ny == ci)], axis=0)
@@ -275,6 +294,53 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
         config=config,
         history=history,
     )
+
+
+def _fit_stage2(
+    x: np.ndarray, mask: np.ndarray, cls_ny: np.ndarray, n_classes: int, seed: int, config: TasGenConfig
+) -> Relabeler:
+    """Stage 2 fitted on the ``mask`` sample-years with their static class (cross-fitted by sample)."""
+    return fit_relabeler(
+        year_features(x[mask]),
+        cls_ny[mask],
+        n_classes,
+        seed,
+        n_trees=config.rf_trees,
+        kind=config.relabel_model,
+        c=config.relabel_c,
+        groups=np.argwhere(mask)[:, 0],
+        folds=config.crossfit_folds,
+    )
+
+
+def _confirmed(
+    x: np.ndarray,
+    mask: np.ndarray,
+    cls_ny: np.ndarray,
+    n_classes: int,
+    seed: int,
+    config: TasGenConfig,
+    relabeler: Relabeler | None = None,
+    refit: bool = True,
+) -> tuple[np.ndarray, Relabeler]:
+    """``mask`` without the years whose cross-fitted stage-2 probability of the static class is below
+    ``override_confidence`` (stage 2 would change them), and (``refit``) stage 2 refitted on what is left.
+
+    Classes that would lose all their years keep them (nothing else describes them).
+    """
+    rel = relabeler if relabeler is not None else _fit_stage2(x, mask, cls_ny, n_classes, seed, config)
+    if config.override_confidence <= 0:
+        return mask, rel
+    proba = rel.proba(year_features(x[mask]))
+    keep = proba[np.arange(len(proba)), cls_ny[mask]] >= config.override_confidence
+    out = mask.copy()
+    out[mask] = keep
+    for ci in range(n_classes):
+        if not out[cls_ny == ci].any():
+            out[(cls_ny == ci) & mask] = True
+    if out.sum() == mask.sum() or not refit:
+        return out, rel
+    return out, _fit_stage2(x, out, cls_ny, n_classes, seed, config)
 
 
 def _ensure_each_class(mask: np.ndarray, cls: np.ndarray, classes: tuple[str, ...]) -> None:
@@ -322,7 +388,7 @@ def _persist(
     ref: np.ndarray,
 ) -> None:
     """Carry a detected change forward (in place): after the first changed year ``t`` > reference, a
-    later valid stable year takes the changed class ``b`` when the stage-2 forest gives ``b`` a higher
+    later valid stable year takes the changed class ``b`` when the stage-2 classifier gives ``b`` a higher
     probability than the static class (``proba (V, C)`` rows follow ``valid``'s row-major order)."""
     rows = np.full(valid.shape, -1)
     rows[valid] = np.arange(int(valid.sum()))
@@ -372,12 +438,10 @@ def apply_tasgen(
     changed = np.zeros((n, y), dtype=bool)
     confidence = np.zeros((n, y))
     proba = model.relabeler.proba(year_features(x[valid]))
-    confidence[valid] = proba[np.arange(len(proba)), cls_ny[valid]]
-    fi = np.argwhere(flags)
-    if len(fi):
-        fproba = model.relabeler.proba(year_features(x[flags]))
-        k, ch, conf = relabel_flagged(fproba, cls_ny[flags], cfg.unflag_confidence)
-        klass_idx[flags], changed[flags], confidence[flags] = k, ch, conf
+    k, ch, conf = relabel_years(
+        proba, cls_ny[valid], flags[valid], cfg.unflag_confidence, cfg.override_confidence
+    )
+    klass_idx[valid], changed[valid], confidence[valid] = k, ch, conf
     if cfg.persist_changes and y > 1:
         _persist(klass_idx, changed, confidence, proba, valid, cls, series.reference_index)
     klass = np.where(klass_idx >= 0, names[np.maximum(klass_idx, 0)], "")

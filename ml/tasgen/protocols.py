@@ -274,20 +274,29 @@ def _relabel_baseline(
     changed: np.ndarray,
     seed: int,
 ) -> Prediction:
-    """Relabel a baseline's changed test years with a forest fitted on its unchanged training years."""
+    """Relabel a baseline's changed test years with a stage-2 classifier fitted on its unchanged training years."""
     cls_tr = model.class_index(train.static_class)
     cls_te = model.class_index(test.static_class)
     x_tr = model.standardize(np.where(train.valid[..., None, None], train.values, 0.0))
     x_te = model.standardize(np.where(test.valid[..., None, None], test.values, 0.0))
     stable = train.valid & ~train_changed
     cls_tr_ny = np.broadcast_to(cls_tr[:, None], train.valid.shape)
-    relabeler = fit_relabeler(year_features(x_tr[stable]), cls_tr_ny[stable], len(model.classes), seed, 100)
+    cfg = model.config
+    relabeler = fit_relabeler(
+        year_features(x_tr[stable]),
+        cls_tr_ny[stable],
+        len(model.classes),
+        seed,
+        n_trees=100,
+        kind=cfg.relabel_model,
+        c=cfg.relabel_c,
+    )
     names = np.array(model.classes)
     k = np.broadcast_to(cls_te[:, None], test.valid.shape).copy()
     ch = changed & test.valid
     if ch.any():
         proba = relabeler.proba(year_features(x_te[ch]))
-        new, still, _ = relabel_flagged(proba, k[ch], model.config.unflag_confidence)
+        new, still, _ = relabel_flagged(proba, k[ch], cfg.unflag_confidence)
         k[ch] = new
         ch = ch.copy()
         ch[ch] = still

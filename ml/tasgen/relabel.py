@@ -1,36 +1,74 @@
 """TasGen stage 2: a classifier trained on the stable sample-years relabels the anomalous ones.
 
-Stable sample-years (valid, not flagged by stage 1) carry their static class; a random forest on
-their standardized monthly vectors learns every class. A flagged year is then relabelled:
+Stable sample-years (valid, not flagged by stage 1) carry their static class; a classifier on their
+standardized monthly vectors learns every class (default: an L2-regularized multinomial logistic
+regression on standardized features, ``kind="logistic"``; ``kind="forest"``: a random forest). Its
+probability of the static class is the second, independent opinion on each year:
 
-- if the forest gives the static class a probability >= ``unflag_confidence``, the flag is dropped
-  (the year is stable after all: the detector's false alarm);
-- otherwise the year takes the most probable class *other than* the static one (the detector says it
-  changed, the classifier says to what), with that class's probability as confidence.
+- a *flagged* year (stage 1: anomalous under its static class) whose static class gets a probability
+  >= ``unflag_confidence`` is un-flagged (the detector's false alarm); otherwise it takes the most
+  probable class *other than* the static one, with that class's probability as confidence;
+- an *unflagged* year whose static class gets a probability < ``override_confidence`` changes too
+  (to the most probable other class): the classifier is sure the year is another class even though
+  the year is not unusual for the static class's HTS-VAE (``override_confidence = 0`` turns it off).
+
+So the stage-1 flag lowers the bar for a change from ``override_confidence`` to
+``unflag_confidence``. Probabilities of the years the classifier was trained on are *cross-fitted*
+(:class:`Relabeler` keeps out-of-fold probabilities from a grouped K-fold over samples): a fit series
+relabelled by its own model is judged as a held-out series would be, not by in-sample probabilities.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ml.errors import TasGenError
+
+RELABEL_KINDS = ("logistic", "forest")
+
+
+def _digests(features: np.ndarray) -> list[bytes]:
+    """One 16-byte digest per feature row (identifies a training row again at apply time)."""
+    rows = np.ascontiguousarray(features, dtype=np.float32)
+    return [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
 
 
 @dataclass(frozen=True)
 class Relabeler:
     """A fitted stage-2 classifier; column ``c`` of its probabilities is class ``classes[c]``."""
 
-    forest: RandomForestClassifier  # fitted on (M, F) features with labels in 0..C-1
+    model: Any  # fitted sklearn classifier (predict_proba, classes_) on (M, F) features, labels 0..C-1
     n_classes: int  # C, the number of classes of the TasGen model
+    crossfit: dict[bytes, np.ndarray] = field(default_factory=dict)  # training-row digest -> (C,)
+    # out-of-fold probabilities (empty when fitted without groups)
 
-    def proba(self, features: np.ndarray) -> np.ndarray:
-        """(M, C) class probabilities; classes absent from the stable set get probability 0."""
+    def _predict(self, features: np.ndarray) -> np.ndarray:
         out = np.zeros((len(features), self.n_classes))
         if len(features):
-            out[:, self.forest.classes_] = self.forest.predict_proba(features)
+            out[:, self.model.classes_] = self.model.predict_proba(features)
+        return out
+
+    def proba(self, features: np.ndarray, crossfit: bool = True) -> np.ndarray:
+        """(M, C) class probabilities; classes absent from the stable set get probability 0.
+
+        With ``crossfit`` (default), rows identical to a training row get that row's out-of-fold
+        probabilities instead of the (optimistic) in-sample ones.
+        """
+        out = self._predict(features)
+        if crossfit and self.crossfit and len(features):
+            for i, d in enumerate(_digests(features)):
+                oof = self.crossfit.get(d)
+                if oof is not None:
+                    out[i] = oof
         return out
 
 
@@ -44,13 +82,38 @@ def year_features(x: np.ndarray) -> np.ndarray:
     return np.concatenate([flat, stats], axis=1).astype(np.float32)
 
 
+def _classifier(kind: str, seed: int, n_trees: int, c: float) -> Any:
+    if kind == "forest":
+        return RandomForestClassifier(
+            n_estimators=n_trees, min_samples_leaf=1, n_jobs=1, random_state=seed, class_weight="balanced"
+        )
+    if kind == "logistic":
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        )
+    raise TasGenError(f"relabel kind must be one of {list(RELABEL_KINDS)}, got {kind!r}")
+
+
 def fit_relabeler(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, seed: int, n_trees: int = 200
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    seed: int,
+    n_trees: int = 200,
+    kind: str = "logistic",
+    c: float = 0.03,
+    groups: np.ndarray | None = None,
+    folds: int = 5,
 ) -> Relabeler:
-    """Fit the forest on stable ``features (M, F)`` with class indices ``labels (M,)``.
+    """Fit the stage-2 classifier on stable ``features (M, F)`` with class indices ``labels (M,)``.
+
+    ``kind`` ``"logistic"`` (inverse L2 strength ``c``, balanced class weights) or ``"forest"``
+    (``n_trees`` trees, balanced). With ``groups (M,)`` (the sample of each row) and ``folds >= 2``,
+    out-of-fold probabilities of every training row are computed by a K-fold grouped by sample (all
+    years of a sample in the same fold) and kept for :meth:`Relabeler.proba`.
 
     Raises :class:`TasGenError` when fewer than two classes have stable sample-years (nothing to
-    relabel to).
+    relabel to) or ``kind`` is unknown.
     """
     present = np.unique(labels)
     if len(present) < 2:
@@ -58,11 +121,20 @@ def fit_relabeler(
             f"stage 2 needs stable sample-years of at least 2 classes, got {len(present)}; "
             "add labels of another class"
         )
-    forest = RandomForestClassifier(
-        n_estimators=n_trees, min_samples_leaf=1, n_jobs=1, random_state=seed, class_weight="balanced"
-    )
-    forest.fit(features, labels)
-    return Relabeler(forest=forest, n_classes=n_classes)
+    model = _classifier(kind, seed, n_trees, c).fit(features, labels)
+    crossfit: dict[bytes, np.ndarray] = {}
+    if groups is not None and folds >= 2:
+        k = min(folds, len(np.unique(groups)))
+        if k >= 2:
+            oof = np.zeros((len(labels), n_classes))
+            for tr, te in GroupKFold(k).split(features, labels, groups):
+                if len(np.unique(labels[tr])) < 2:
+                    oof[te] = Relabeler(model, n_classes)._predict(features[te])
+                    continue
+                part = _classifier(kind, seed, n_trees, c).fit(features[tr], labels[tr])
+                oof[te] = Relabeler(part, n_classes)._predict(features[te])
+            crossfit = dict(zip(_digests(features), oof, strict=True))
+    return Relabeler(model=model, n_classes=n_classes, crossfit=crossfit)
 
 
 def relabel_flagged(
@@ -70,14 +142,33 @@ def relabel_flagged(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply the relabel rule to flagged years with probabilities ``proba (M, C)``.
 
-    Returns ``(class_index (M,), changed (M,) bool, confidence (M,))``; see the module docstring.
+    Returns ``(class_index (M,), changed (M,) bool, confidence (M,))``: the static class (unchanged)
+    when its probability is >= ``unflag_confidence``, else the most probable other class.
+    """
+    return relabel_years(proba, static_index, np.ones(len(proba), dtype=bool), unflag_confidence, 0.0)
+
+
+def relabel_years(
+    proba: np.ndarray,
+    static_index: np.ndarray,
+    flagged: np.ndarray,
+    unflag_confidence: float,
+    override_confidence: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stage-2 rule (module docstring) for years with probabilities ``proba (M, C)``.
+
+    A year changes when the probability of its static class is below ``unflag_confidence`` if it is
+    ``flagged (M,)``, below ``override_confidence`` if not; it then takes the most probable other
+    class. Returns ``(class_index (M,), changed (M,) bool, confidence (M,))``, the confidence being
+    the probability of the returned class.
     """
     rows = np.arange(len(proba))
     p_static = proba[rows, static_index]
-    keep = p_static >= unflag_confidence
+    bar = np.where(flagged, unflag_confidence, override_confidence)
+    changed = p_static < bar
     others = proba.copy()
     others[rows, static_index] = -1.0
     new = others.argmax(1)
-    klass = np.where(keep, static_index, new)
-    conf = np.where(keep, p_static, proba[rows, new])
-    return klass, ~keep, conf
+    klass = np.where(changed, new, static_index)
+    conf = np.where(changed, proba[rows, new], p_static)
+    return klass, changed, conf

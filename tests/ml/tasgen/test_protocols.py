@@ -93,3 +93,15 @@ def test_cli_run_writes_dynamic_samples(tmp_path, capsys) -> None:
     lines = out.read_text().splitlines()
     assert len(lines) - 1 == summary["sample_years"] == len(load_samples(CERRADO_MY))
     assert lines[0].startswith("sample,year,static_class,class,changed")
+
+
+@pytest.mark.slow
+def test_cli_evaluate_splice_on_a_development_seed_beats_the_baselines(capsys) -> None:
+    """Cerrado splice, one development seed (not a reported one), held-out locations."""
+    args = ["evaluate", "--samples", str(CERRADO_MY), "--protocol", "splice"]
+    assert main([*args, "--seeds", "1", "--first-seed", "100", "--splice-samples", "160"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seeds"] == [100]
+    base = result["baselines"]
+    assert result["kappa"] > max(b["kappa"] for b in base.values())
+    assert result["change_f1"] > max(b["change_f1"] for b in base.values()) + 0.1
