@@ -39,6 +39,12 @@ def analysis_get(*, user, pk: int) -> Analysis:  # type: ignore[no-untyped-def]
     return _get(analysis_list(user=user), pk, "analysis")
 
 
+def analysis_get_bare(*, user, pk: int) -> Analysis:  # type: ignore[no-untyped-def]
+    """The user's analysis without its AOI and label set joined (pages that show neither: samples,
+    review, statistics; ~0.7 ms cheaper a request)."""
+    return _get(Analysis.objects.filter(owner=user), pk, "analysis")
+
+
 def product_get(*, user, analysis_pk: int, pk: int) -> MapProduct:  # type: ignore[no-untyped-def]
     return _get(MapProduct.objects.filter(analysis__owner=user, analysis_id=analysis_pk), pk, "map product")
 
