@@ -27,7 +27,7 @@ years only).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -42,7 +42,14 @@ from ml.tasgen.detect import (
 )
 from ml.tasgen.hts_vae import HTSVAE, HTSVAEConfig, train_hts_vae
 from ml.tasgen.interpret import gibbs_attribution
-from ml.tasgen.relabel import RELABEL_KINDS, Relabeler, fit_relabeler, relabel_years, year_features
+from ml.tasgen.relabel import (
+    RELABEL_KINDS,
+    Relabeler,
+    fit_relabeler,
+    relabel_years,
+    row_digests,
+    year_features,
+)
 from ml.tasgen.series import MONTHS, DynamicSamples, SampleSeries
 
 
@@ -326,7 +333,9 @@ def _confirmed(
     """``mask`` without the years whose cross-fitted stage-2 probability of the static class is below
     ``override_confidence`` (stage 2 would change them), and (``refit``) stage 2 refitted on what is left.
 
-    Classes that would lose all their years keep them (nothing else describes them).
+    Classes that would lose all their years keep them (nothing else describes them). The refitted
+    classifier keeps the out-of-fold probabilities of the first fit for the years left in (held out
+    from their fold's model all the same; one cross-fit instead of two keeps the fit fast).
     """
     rel = relabeler if relabeler is not None else _fit_stage2(x, mask, cls_ny, n_classes, seed, config)
     if config.override_confidence <= 0:
@@ -340,7 +349,10 @@ def _confirmed(
             out[(cls_ny == ci) & mask] = True
     if out.sum() == mask.sum() or not refit:
         return out, rel
-    return out, _fit_stage2(x, out, cls_ny, n_classes, seed, config)
+    model = _fit_stage2(x, out, cls_ny, n_classes, seed, replace(config, crossfit_folds=0)).model
+    kept = row_digests(year_features(x[out]))
+    crossfit = {d: rel.crossfit[d] for d in kept if d in rel.crossfit}
+    return out, Relabeler(model=model, n_classes=n_classes, crossfit=crossfit)
 
 
 def _ensure_each_class(mask: np.ndarray, cls: np.ndarray, classes: tuple[str, ...]) -> None:

@@ -36,7 +36,7 @@ from ml.errors import TasGenError
 RELABEL_KINDS = ("logistic", "forest")
 
 
-def _digests(features: np.ndarray) -> list[bytes]:
+def row_digests(features: np.ndarray) -> list[bytes]:
     """One 16-byte digest per feature row (identifies a training row again at apply time)."""
     rows = np.ascontiguousarray(features, dtype=np.float32)
     return [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
@@ -65,7 +65,7 @@ class Relabeler:
         """
         out = self._predict(features)
         if crossfit and self.crossfit and len(features):
-            for i, d in enumerate(_digests(features)):
+            for i, d in enumerate(row_digests(features)):
                 oof = self.crossfit.get(d)
                 if oof is not None:
                     out[i] = oof
@@ -133,7 +133,7 @@ def fit_relabeler(
                     continue
                 part = _classifier(kind, seed, n_trees, c).fit(features[tr], labels[tr])
                 oof[te] = Relabeler(part, n_classes)._predict(features[te])
-            crossfit = dict(zip(_digests(features), oof, strict=True))
+            crossfit = dict(zip(row_digests(features), oof, strict=True))
     return Relabeler(model=model, n_classes=n_classes, crossfit=crossfit)
 
 
