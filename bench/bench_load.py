@@ -138,42 +138,54 @@ def demo_store() -> Path:
 
 
 @contextmanager
-def workers(site: Site, count: int, concurrency: int = 1) -> Iterator[list[subprocess.Popen]]:
-    """``count`` Celery worker processes (each ``-c concurrency``) on the site's queue, stopped at exit."""
-    procs = []
-    logs = []
-    try:
+def workers(
+    site: Site, count: int, concurrency: int = 1, log_dir: Path | None = None, name: str = "bench", **env: str
+) -> Iterator[list[Path]]:
+    """``count`` Celery worker processes (each ``-c concurrency``, ``env`` added) on the site's queue.
+
+    Yields their log files: kept in ``log_dir`` (emptied first) when given, else temporary files
+    removed at exit. The workers are stopped at exit.
+    """
+    if log_dir is not None:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        log_dir.mkdir(parents=True)
+        logs = [log_dir / f"worker{i}.log" for i in range(count)]
+    else:
+        logs = []
         for i in range(count):
-            fd, name = tempfile.mkstemp(prefix=f"bench-worker{i}-", suffix=".log")
-            log = os.fdopen(fd, "wb")
-            logs.append(Path(name))
-            procs.append(
-                subprocess.Popen(
-                    [
-                        PY,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "webapp",
-                        "worker",
-                        "-Q",
-                        site.env["CELERY_TASK_DEFAULT_QUEUE"],
-                    ]
-                    + ["-c", str(concurrency), "-n", f"bench{i}-{os.getpid()}@%h", "--without-gossip"]
-                    + ["--without-mingle", "--without-heartbeat", "-l", "INFO"],
-                    cwd=REPO,
-                    env=site.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+            fd, path = tempfile.mkstemp(prefix=f"{name}-worker{i}-", suffix=".log")
+            os.close(fd)
+            logs.append(Path(path))
+    procs: list[subprocess.Popen] = []
+    try:
+        for i, path in enumerate(logs):
+            with path.open("wb") as log:  # the worker holds its own descriptor
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            PY,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "webapp",
+                            "worker",
+                            "-Q",
+                            site.env["CELERY_TASK_DEFAULT_QUEUE"],
+                        ]
+                        + ["-c", str(concurrency), "-n", f"{name}{i}-{os.getpid()}@%h", "--without-gossip"]
+                        + ["--without-mingle", "--without-heartbeat", "-l", "INFO"],
+                        cwd=REPO,
+                        env={**site.env, **env},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
-            log.close()  # the worker holds its own descriptor
         deadline = time.monotonic() + 120
         while not all(" ready." in p.read_text(errors="replace") for p in logs):
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError("benchmark worker did not start:\n" + logs[0].read_text()[-2000:])
             time.sleep(0.3)
-        yield procs
+        yield logs
     finally:
         for p in procs:
             p.terminate()
@@ -182,8 +194,9 @@ def workers(site: Site, count: int, concurrency: int = 1) -> Iterator[list[subpr
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        for log in logs:
-            log.unlink(missing_ok=True)
+        if log_dir is None:
+            for log in logs:
+                log.unlink(missing_ok=True)
 
 
 def create_analysis(site: Site, bbox: tuple[float, float, float, float], labels_csv: Path, years: tuple[int, int], parameters: dict) -> tuple[int, str]:  # fmt: skip

@@ -31,11 +31,8 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -47,13 +44,13 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 from bench.bench_load import (  # noqa: E402
     OUT,
-    PY,
     Site,
     create_analysis,
     demo_store,
     make_site,
     mt_labels_csv,
     wait_analysis,
+    workers,
 )
 
 RES = 30.0  # metres: the ESD grid
@@ -120,44 +117,6 @@ LOG_LINE = re.compile(  # Django's log format: "2026-11-25 16:15:19,592 INFO cel
 )
 
 
-@contextmanager
-def scale_workers(site: Site, count: int, concurrency: int, log_dir: Path) -> Iterator[list[Path]]:
-    """``count`` Celery worker processes on the site's queue, their INFO logs kept in ``log_dir``."""
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True)
-    env = {**site.env, "LOG_LEVEL": "INFO"}
-    procs: list[subprocess.Popen] = []
-    logs = [log_dir / f"worker{i}.log" for i in range(count)]
-    try:
-        for i, path in enumerate(logs):
-            with path.open("wb") as log:
-                procs.append(
-                    subprocess.Popen(
-                        [PY, "-m", "celery", "-A", "webapp", "worker", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"]]
-                        + ["-c", str(concurrency), "-n", f"scale{i}-{os.getpid()}@%h", "--without-gossip"]
-                        + ["--without-mingle", "--without-heartbeat", "-l", "INFO"],
-                        cwd=REPO,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        deadline = time.monotonic() + 120
-        while not all(" ready." in p.read_text(errors="replace") for p in logs):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("benchmark worker did not start:\n" + logs[0].read_text()[-2000:])
-            time.sleep(0.3)
-        yield logs
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
 def task_timeline(logs: list[Path], created_at: float) -> list[dict]:
     """Every task the workers finished: worker, task, start and end (s after the analysis was created).
 
@@ -203,7 +162,7 @@ def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: in
     site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)  # type: ignore[arg-type]
     site.env.update(SINGLE_THREAD)  # one core per worker process: processes, not threads, scale out
     params = {"year_start_month": 9, "tasgen": {"epochs": epochs}, "classifier": {"n_jobs": 1}}
-    with scale_workers(site, n_workers, concurrency, OUT / "scale_logs") as logs:
+    with workers(site, n_workers, concurrency, OUT / "scale_logs", name="scale", LOG_LEVEL="INFO") as logs:
         t0 = time.monotonic()
         pk, _ = create_analysis(WarmSite(site.env, site.media), bbox, labels, (2007, 2013), params)
         result = wait_analysis(site, pk, timeout=3600)
