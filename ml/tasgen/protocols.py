@@ -33,7 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ml.errors import TasGenError
 from ml.samples import SampleSet
@@ -316,6 +320,75 @@ def _best_threshold(case_train: ProtocolCase, sim: np.ndarray, ref_sim: np.ndarr
     return best
 
 
+SUPERVISED_CS: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # grid of the reference's C
+
+
+def supervised_truth(
+    case_train: ProtocolCase, test: SampleSeries, mean: np.ndarray, std: np.ndarray
+) -> Prediction:
+    """The ``supervised_truth`` reference: what per-year classification allows when the truth is known.
+
+    For each static class ``s``, a logistic regression (standardized :func:`year_features`, balanced
+    class weights: the stage-2 family) fitted on the *true* class of every valid training-fold
+    sample-year whose static class is ``s`` (a constant when they all share one class); ``C`` is picked
+    from :data:`SUPERVISED_CS` by a 3-fold cross-validation grouped by sample on the training fold.
+    A test year takes the prediction of its static class's model (changed = differs from the static
+    class). Not a baseline (it sees labels a user does not have): a ceiling for methods that decide
+    each year from its monthly vectors and static class, as TasGen's stage 2 does. ``mean``/``std``
+    (D,) standardize the values (TasGen's fitted scaling, so both see the same features).
+    """
+    tr = case_train.series
+    x_tr = ((tr.values[tr.valid] - mean) / std).astype(np.float32)
+    feats = year_features(x_tr)
+    y_tr = case_train.truth[tr.valid]
+    st_tr = np.broadcast_to(tr.static_class[:, None], tr.valid.shape)[tr.valid]
+    groups = np.argwhere(tr.valid)[:, 0]
+    best_c, best_hits = SUPERVISED_CS[0], -1
+    splitter = GroupKFold(min(3, len(np.unique(groups))))
+    for c in SUPERVISED_CS:
+        hits = 0
+        for a, b in splitter.split(feats, y_tr, groups):
+            pred = _per_static_fit(feats[a], y_tr[a], st_tr[a], c).predict(feats[b], st_tr[b])
+            hits += int((pred == y_tr[b]).sum())
+        if hits > best_hits:
+            best_c, best_hits = c, hits
+    fitted = _per_static_fit(feats, y_tr, st_tr, best_c)
+    x_te = ((test.values - mean) / std).astype(np.float32)
+    st_te = np.broadcast_to(test.static_class[:, None], test.valid.shape)[test.valid]
+    klass = np.full(test.valid.shape, "", dtype=object)
+    klass[test.valid] = fitted.predict(year_features(x_te[test.valid]), st_te)
+    changed = (klass != test.static_class[:, None]) & test.valid
+    return Prediction(klass.astype(str), changed)
+
+
+@dataclass(frozen=True)
+class _PerStatic:
+    """One classifier (or constant class name) per static class; unseen static classes keep theirs."""
+
+    models: dict[str, Pipeline | str]
+
+    def predict(self, feats: np.ndarray, static: np.ndarray) -> np.ndarray:
+        out = static.astype(object).copy()
+        for s, m in self.models.items():
+            rows = static == s
+            if rows.any():
+                out[rows] = m if isinstance(m, str) else m.predict(feats[rows])
+        return out
+
+
+def _per_static_fit(feats: np.ndarray, truth: np.ndarray, static: np.ndarray, c: float) -> _PerStatic:
+    models: dict[str, Pipeline | str] = {}
+    for s in np.unique(static):
+        rows = static == s
+        classes = np.unique(truth[rows])
+        models[str(s)] = str(classes[0]) if len(classes) == 1 else _logistic(c).fit(feats[rows], truth[rows])
+    return _PerStatic(models)
+
+
+def _logistic(c: float) -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
+
+
 def _sub(case: ProtocolCase, mask: np.ndarray) -> ProtocolCase:
     return ProtocolCase(case.series.subset(mask), case.truth[mask], case.fold[mask], case.switch_year[mask])
 
@@ -324,11 +397,12 @@ def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[s
     """2-fold location cross-fit of TasGen and the baselines on ``case``; metrics per method.
 
     Only static labels enter any fit, except the ``cosine_best`` threshold, chosen on the training
-    fold's truth (an optimistic baseline).
+    fold's truth (an optimistic baseline), and the ``supervised_truth`` reference (trained on the
+    training fold's truth; a ceiling, not a baseline).
     """
     s = case.series
     shape = s.valid.shape
-    names = ("tasgen", "static", "cosine_0.2", "cosine_best", "isolation_forest")
+    names = ("tasgen", "static", "cosine_0.2", "cosine_best", "isolation_forest", "supervised_truth")
     klass = {m: np.full(shape, "", dtype=object) for m in names}
     changed = {m: np.zeros(shape, dtype=bool) for m in names}
     for f in (0, 1):
@@ -359,6 +433,8 @@ def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[s
             seed,
         )
         klass["isolation_forest"][te], changed["isolation_forest"][te] = p.klass, p.changed
+        p = supervised_truth(_sub(case, tr), test, model.mean, model.std)
+        klass["supervised_truth"][te], changed["supervised_truth"][te] = p.klass, p.changed
     return {m: score(case, Prediction(klass[m].astype(str), changed[m])) for m in names}
 
 
@@ -375,7 +451,9 @@ def evaluate_protocol(
 
     Returns a JSON-ready dict: TasGen's mean ``relabel_oa``, ``kappa``, ``change_precision``,
     ``change_recall``, ``change_f1``, then ``baselines`` (every metric with its ``std`` per baseline),
-    then TasGen's ``change_year_f1`` and ``std`` (of every metric over the seeds), then run details.
+    then ``references`` (``supervised_truth``: trained on the truth, the ceiling of per-year
+    classification on these features), then TasGen's ``change_year_f1`` and ``std`` (of every
+    metric over the seeds), then run details.
     """
     if protocol not in ("prodes", "splice"):
         raise TasGenError(f"protocol must be 'prodes' or 'splice', got {protocol!r}")
@@ -393,7 +471,9 @@ def evaluate_protocol(
     tasgen = _summary(per_method.pop("tasgen"))
     head = ("relabel_oa", "kappa", "change_precision", "change_recall", "change_f1")
     result: dict[str, object] = {k: tasgen[k] for k in head}
+    reference = per_method.pop("supervised_truth")
     result["baselines"] = {m: _summary(runs) for m, runs in per_method.items()}
+    result["references"] = {"supervised_truth": _summary(reference)}
     result["change_year_f1"] = tasgen["change_year_f1"]
     result["std"] = tasgen["std"]
     result["protocol"] = protocol

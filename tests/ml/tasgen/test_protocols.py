@@ -8,7 +8,7 @@ import pytest
 from ml.errors import TasGenError
 from ml.samples import load_samples
 from ml.tasgen.__main__ import main
-from ml.tasgen.protocols import Prediction, prodes_case, score, splice_case
+from ml.tasgen.protocols import Prediction, ProtocolCase, prodes_case, score, splice_case, supervised_truth
 
 from .conftest import CERRADO_MY, MT9, PRODES
 
@@ -59,6 +59,34 @@ def test_score_of_the_truth_is_perfect_and_of_the_static_copy_has_no_change() ->
     assert copy["change_recall"] == 0.0 and copy["relabel_oa"] < 1.0
 
 
+def test_supervised_truth_reference_learns_the_true_classes_of_held_out_locations() -> None:
+    """The ceiling reference: trained on fold 0's truth, it recovers fold 1's spliced classes far
+    better than the static copy; a static class whose training years are all one class is copied."""
+    case = splice_case(load_samples(CERRADO_MY), seed=3, n_samples=120)
+    ser = case.series
+    v = ser.valid
+    mean = ser.values[v].mean(axis=(0, 1))
+    std = ser.values[v].std(axis=(0, 1))
+    train = case.fold == 0
+    test_case = ProtocolCase(
+        ser.subset(~train), case.truth[~train], case.fold[~train], case.switch_year[~train]
+    )
+    train_case = ProtocolCase(ser.subset(train), case.truth[train], case.fold[train], case.switch_year[train])
+    pred = supervised_truth(train_case, test_case.series, mean, std)
+    tv = test_case.series.valid
+    assert pred.klass.shape == tv.shape and np.all(pred.klass[~tv] == "")
+    assert np.array_equal(pred.changed, (pred.klass != test_case.series.static_class[:, None]) & tv)
+    got = score(test_case, pred)
+    static = np.where(tv, test_case.series.static_class[:, None], "")
+    copy = score(test_case, Prediction(static, np.zeros(tv.shape, dtype=bool)))
+    assert got["relabel_oa"] > copy["relabel_oa"] + 0.05 and got["change_f1"] > 0.5
+    # a static class that never changes in training is copied to every test year
+    stable_truth = np.where(train_case.series.valid, train_case.series.static_class[:, None], "")
+    stable = ProtocolCase(train_case.series, stable_truth, train_case.fold, train_case.switch_year)
+    copied = supervised_truth(stable, test_case.series, mean, std)
+    assert np.array_equal(copied.klass, static) and not copied.changed.any()
+
+
 def test_cli_rejects_unknown_protocol_file(tmp_path, capsys) -> None:
     bad = tmp_path / "x.npz"
     np.savez(bad, X=np.zeros((2, 3, 1)))
@@ -81,6 +109,7 @@ def test_cli_evaluate_prodes_default_run(capsys) -> None:
         "baselines",
     ]
     assert set(result["baselines"]) == {"static", "cosine_0.2", "cosine_best", "isolation_forest"}
+    assert set(result["references"]) == {"supervised_truth"}
     assert len(result["seeds"]) == 10
     assert result["change_f1"] > result["baselines"]["static"]["change_f1"]
 
