@@ -15,7 +15,12 @@ stage-2 probability of the static class. This script measures, on held-out locat
   class: robust Mahalanobis distance (minimum covariance determinant) in a 3-component PCA of the
   year features, and the mean distance to the 5 nearest neighbours.
 
-Run: ``python bench/bench_tasgen_signals.py [--first-seed 100 --seeds 10]`` (prints JSON).
+``--data-only`` prints facts of the file instead (no TasGen run): over all its Forest and
+Deforestation rows, the single year features that best tell them apart (AUC, no training) and the
+5-fold CV AUC of a logistic regression trained on the labels, for all Deforestation rows and for
+those of each observation window (the Forest rows all share one window).
+
+Run: ``python bench/bench_tasgen_signals.py [--first-seed 100 --seeds 10] [--data-only]`` (prints JSON).
 The ``supervised_truth`` reference of ``evaluate`` (a stage-2 classifier trained on the truth)
 answers the other question: what the *features* allow when clearing labels are known.
 """
@@ -31,8 +36,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.covariance import MinCovDet
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +50,7 @@ from ml.samples import load_samples  # noqa: E402
 from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, fit_tasgen  # noqa: E402
 from ml.tasgen.protocols import prodes_case  # noqa: E402
 from ml.tasgen.relabel import year_features  # noqa: E402
+from ml.tasgen.series import monthly_means  # noqa: E402
 
 PRODES = ROOT.parent / "shared" / "data" / "samples" / "prodes_226_064_deforestation.npz"
 
@@ -156,11 +166,46 @@ def oracle_kappa(sig: dict[str, np.ndarray], forest: str = "Forest", other: str 
     return best
 
 
+def data_facts() -> dict[str, object]:
+    """Forest vs Deforestation rows of the prodes file: best single features, supervised CV AUC."""
+    s = load_samples(PRODES)
+    m = monthly_means(s.X, s.dates, s.start_date)
+    feats = year_features(((m - m.mean((0, 1))) / m.std((0, 1))).astype(np.float32))
+    names = [f"{b}_month{k + 1}" for k in range(12) for b in s.bands]
+    names += [f"{st}_{b}" for st in ("mean", "std", "min", "max") for b in s.bands]
+    defo = np.char.startswith(s.label.astype(str), "Deforestation")
+    rows = (s.label == "Forest") | defo
+    aucs = np.array([roc_auc_score(defo[rows], feats[rows, j]) for j in range(feats.shape[1])])
+    top = np.argsort(-np.abs(aucs - 0.5))[:5]
+    out: dict[str, object] = {
+        "forest_windows": sorted({str(d) for d in s.start_date[s.label == "Forest"]}),
+        "best_single_features_auc": {names[j]: round(float(max(aucs[j], 1 - aucs[j])), 3) for j in top},
+    }
+    windows = {"all": defo}
+    for w in sorted({str(d) for d in s.start_date[defo]}):
+        windows[f"window {w}"] = defo & (s.start_date.astype(str) == w)
+    cv = {}
+    for name, d in windows.items():
+        idx = np.flatnonzero((s.label == "Forest") | d)
+        clf = make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.03, max_iter=3000, class_weight="balanced")
+        )
+        folds = StratifiedKFold(5, shuffle=True, random_state=0)
+        p = cross_val_predict(clf, feats[idx], d[idx], cv=folds, method="predict_proba")[:, 1]
+        cv[f"{name} ({int(d.sum())} rows)"] = round(float(roc_auc_score(d[idx], p)), 3)
+    out["supervised_cv_auc_forest_vs_deforestation"] = cv
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--first-seed", type=int, default=100)
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--data-only", action="store_true", help="facts of the file only (no TasGen run)")
     args = p.parse_args(argv)
+    if args.data_only:
+        print(json.dumps(data_facts(), indent=2))
+        return 0
     t0 = time.perf_counter()
     cfg = TasGenConfig(gibbs_max=0)
     rows, sigs = [], []
