@@ -36,20 +36,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.covariance import MinCovDet
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ml.samples import load_samples  # noqa: E402
+from ml.tasgen.detect import MAD_TO_SIGMA  # noqa: E402
 from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, fit_tasgen  # noqa: E402
 from ml.tasgen.protocols import prodes_case  # noqa: E402
-from ml.tasgen.relabel import year_features  # noqa: E402
+from ml.tasgen.relabel import logistic_classifier, year_features  # noqa: E402
 from ml.tasgen.series import monthly_means  # noqa: E402
 
 PRODES = ROOT.parent / "shared" / "data" / "samples" / "prodes_226_064_deforestation.npz"
@@ -98,7 +96,7 @@ def novelty_scores(model, train, feats: np.ndarray, static: np.ndarray) -> tuple
 
 def _robust_z(v: np.ndarray) -> np.ndarray:
     med = np.median(v)
-    return (v - med) / max(1.4826 * float(np.median(np.abs(v - med))), 1e-6)
+    return (v - med) / max(MAD_TO_SIGMA * float(np.median(np.abs(v - med))), 1e-6)
 
 
 def rule_kappa(sig: dict[str, np.ndarray], k: float, b: float, c: float) -> float:
@@ -187,9 +185,7 @@ def data_facts() -> dict[str, object]:
     cv = {}
     for name, d in windows.items():
         idx = np.flatnonzero((s.label == "Forest") | d)
-        clf = make_pipeline(
-            StandardScaler(), LogisticRegression(C=0.03, max_iter=3000, class_weight="balanced")
-        )
+        clf = logistic_classifier(TasGenConfig.relabel_c)
         folds = StratifiedKFold(5, shuffle=True, random_state=0)
         p = cross_val_predict(clf, feats[idx], d[idx], cv=folds, method="predict_proba")[:, 1]
         cv[f"{name} ({int(d.sum())} rows)"] = round(float(roc_auc_score(d[idx], p)), 3)

@@ -33,11 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 
 from ml.errors import TasGenError
 from ml.samples import SampleSet
@@ -50,7 +48,7 @@ from ml.tasgen.baselines import (
     reference_class_cosine,
 )
 from ml.tasgen.pipeline import TasGenConfig, TasGenModel, apply_tasgen, fit_tasgen
-from ml.tasgen.relabel import fit_relabeler, relabel_flagged, year_features
+from ml.tasgen.relabel import fit_relabeler, logistic_classifier, relabel_flagged, year_features
 from ml.tasgen.series import MONTHS, SampleSeries, monthly_means
 
 
@@ -381,12 +379,10 @@ def _per_static_fit(feats: np.ndarray, truth: np.ndarray, static: np.ndarray, c:
     for s in np.unique(static):
         rows = static == s
         classes = np.unique(truth[rows])
-        models[str(s)] = str(classes[0]) if len(classes) == 1 else _logistic(c).fit(feats[rows], truth[rows])
+        models[str(s)] = (
+            str(classes[0]) if len(classes) == 1 else logistic_classifier(c).fit(feats[rows], truth[rows])
+        )
     return _PerStatic(models)
-
-
-def _logistic(c: float) -> Pipeline:
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
 
 
 def _sub(case: ProtocolCase, mask: np.ndarray) -> ProtocolCase:

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.errors import TasGenError
@@ -82,15 +82,18 @@ def year_features(x: np.ndarray) -> np.ndarray:
     return np.concatenate([flat, stats], axis=1).astype(np.float32)
 
 
+def logistic_classifier(c: float) -> Pipeline:
+    """Stage 2's logistic regression (standardized features, inverse L2 strength ``c``, balanced)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
+
+
 def _classifier(kind: str, seed: int, n_trees: int, c: float) -> Any:
     if kind == "forest":
         return RandomForestClassifier(
             n_estimators=n_trees, min_samples_leaf=1, n_jobs=1, random_state=seed, class_weight="balanced"
         )
     if kind == "logistic":
-        return make_pipeline(
-            StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-        )
+        return logistic_classifier(c)
     raise TasGenError(f"relabel kind must be one of {list(RELABEL_KINDS)}, got {kind!r}")
 
 
