@@ -64,12 +64,9 @@ def finalize_join(analysis_id: int) -> bool:
 
 def write_products(analysis_id: int) -> bool:
     """Write the class map COGs (idempotent: same paths, atomic writes); True once they are written."""
-    analysis = state.current(analysis_id, "change")
+    analysis, finished = state.open_part(analysis_id, "change", ("change",))
     if analysis is None:
-        return False
-    if state.is_done(analysis_id, "change"):
-        return True
-    state.check_cancel(analysis_id)
+        return finished
     inputs = AnalysisInputs(analysis)
     grid, years, names = inputs.grid, inputs.years, inputs.class_names
     colors = [c["color"] for c in analysis.label_set.classes]
@@ -134,12 +131,9 @@ def write_products(analysis_id: int) -> bool:
 
 def write_esd_products(analysis_id: int) -> bool:
     """Write the similarity and ESD preview COGs from the lookup windows; True once they are written."""
-    analysis = state.current(analysis_id, *ESD_PRODUCT_STAGES)
+    analysis, finished = state.open_part(analysis_id, "esd_products", ESD_PRODUCT_STAGES)
     if analysis is None:
-        return False
-    if state.is_done(analysis_id, "esd_products"):
-        return True
-    state.check_cancel(analysis_id)
+        return finished
     inputs = AnalysisInputs(analysis)
     grid, years = inputs.grid, inputs.years
     out = analysis_dir(analysis_id)

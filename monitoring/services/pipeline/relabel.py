@@ -273,12 +273,9 @@ def relabel(analysis_id: int) -> bool:
     Runs beside the window lookups (it needs only the label lookup). A repeated call after the samples
     were stored (a redelivered task) leaves them, and the attribution written into them, as they are.
     """
-    analysis = state.current(analysis_id, *RELABEL_STAGES)
+    analysis, finished = state.open_part(analysis_id, "relabel", RELABEL_STAGES)
     if analysis is None:
-        return False
-    if state.is_done(analysis_id, "relabel"):
-        return True
-    state.check_cancel(analysis_id)
+        return finished
     inputs = AnalysisInputs(analysis)
     path = relabel_path(inputs)
     reused = path.exists()
@@ -308,12 +305,9 @@ def attribute(analysis_id: int) -> bool:
     Runs beside the classify windows; the analysis finalizes only once this is done (its exports list
     the top months and bands of each changed sample).
     """
-    analysis = state.current(analysis_id, *ATTRIBUTION_STAGES)
-    if analysis is None or not state.is_done(analysis_id, "relabel"):
-        return False
-    if state.is_done(analysis_id, "attribution"):
-        return True
-    state.check_cancel(analysis_id)
+    analysis, finished = state.open_part(analysis_id, "attribution", ATTRIBUTION_STAGES, needs=("relabel",))
+    if analysis is None:
+        return finished
     inputs = AnalysisInputs(analysis)
     path = attribution_path(inputs)
     with state.timed(analysis_id, "attribution"):

@@ -70,6 +70,24 @@ def is_done(analysis_id: int, part: str) -> bool:
     return done_path(analysis_id, part).exists()
 
 
+def open_part(
+    analysis_id: int, part: str, stages: tuple[str, ...], needs: tuple[str, ...] = ()
+) -> tuple[Analysis | None, bool]:
+    """The guard of a step that writes ``part``: ``(analysis, False)`` when the step should run now.
+
+    ``(None, False)``: the analysis is not in one of ``stages`` (or finished), or a part of ``needs``
+    is not done yet: nothing to do. ``(None, True)``: ``part`` is already done (a redelivered task).
+    Raises :class:`Cancelled` when the user asked to cancel and the step would run.
+    """
+    analysis = current(analysis_id, *stages)
+    if analysis is None or not all(is_done(analysis_id, p) for p in needs):
+        return None, False
+    if is_done(analysis_id, part):
+        return None, True
+    check_cancel(analysis_id)
+    return analysis, False
+
+
 def join(analysis_id: int, stage: str, parts: tuple[str, ...]) -> bool:
     """Move on from ``stage`` once every part in ``parts`` is marked done; True for the caller that moved.
 
