@@ -23,6 +23,9 @@ from monitoring.models import Analysis, DynamicSample
 from tests.conftest import REPO, WorkerProcess, start_worker
 
 FINISHED = {"done", "failed", "cancelled"}
+PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 150}}  # the demo analysis the fault tests run
+WATCHDOG_STALL_S = 4  # analyses untouched this long are resumed by the watchdog in these tests
+WATCHDOG = {"ESD_WATCHDOG_STALL_S": str(WATCHDOG_STALL_S), "ESD_HEARTBEAT_S": "1"}  # worker/beat env
 # Kill cases: the task to kill, and the stages the analysis may be in while that task runs (relabel
 # runs beside the window lookups; the attribution and the ESD products beside the classify windows).
 KILL_CASES: dict[str, tuple[str, set[str]]] = {

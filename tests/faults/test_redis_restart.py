@@ -26,6 +26,8 @@ import pytest
 
 from tests.conftest import stop_worker
 from tests.faults.harness import (
+    PARAMETERS,
+    WATCHDOG,
     beat_on,
     outcome,
     private_queue,
@@ -39,8 +41,6 @@ from tests.monitoring.test_pipeline import start_demo_analysis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 REDIS = shutil.which("redis-server")
-PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 150}}
-WATCHDOG = {"ESD_WATCHDOG_STALL_S": "4", "ESD_HEARTBEAT_S": "1"}
 
 
 def _free_port() -> int:

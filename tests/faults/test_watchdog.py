@@ -18,6 +18,9 @@ from django.conf import settings
 
 from tests.conftest import stop_worker
 from tests.faults.harness import (
+    PARAMETERS,
+    WATCHDOG,
+    WATCHDOG_STALL_S,
     beat_on,
     clear_stage_cache,
     outcome,
@@ -28,12 +31,10 @@ from tests.faults.harness import (
     wait_for,
     worker_on,
 )
-from tests.faults.test_worker_kill import PARAMETERS, _reference
+from tests.faults.test_worker_kill import _reference
 from tests.monitoring.test_pipeline import start_demo_analysis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-STALL_S = 4
-WATCHDOG = {"ESD_WATCHDOG_STALL_S": str(STALL_S), "ESD_HEARTBEAT_S": "1"}
 SUCCEEDED = re.compile(r"^(\S+ \S+) .*Task (analysis\.\w+)\[[^\]]+\] succeeded in ([\d.]+)s")
 
 
@@ -117,9 +118,12 @@ def test_watchdog_leaves_a_moving_analysis_alone(  # type: ignore[no-untyped-def
     logs = [w.log() for w in workers]
     (relabel,) = [r for log in logs for r in _runs(log, "analysis.relabel")]
     checks = [
-        r for log in logs for r in _runs(log, "analysis.watchdog") if relabel[0] + STALL_S < r[0] < relabel[1]
+        r
+        for log in logs
+        for r in _runs(log, "analysis.watchdog")
+        if relabel[0] + WATCHDOG_STALL_S < r[0] < relabel[1]
     ]
-    assert relabel[1] - relabel[0] > STALL_S + 2, relabel  # relabel outlasts the stall time
+    assert relabel[1] - relabel[0] > WATCHDOG_STALL_S + 2, relabel  # relabel outlasts the stall time
     assert len(checks) >= 2, "the watchdog did not run while relabel did"
     assert not any(f"watchdog: analysis {pk} " in log for log in logs)
     print(

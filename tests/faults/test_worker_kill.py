@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import stop_worker
 from tests.faults.harness import (
     KILL_CASES,
+    PARAMETERS,
     Outcome,
     clear_stage_cache,
     outcome,
@@ -33,7 +34,6 @@ from tests.monitoring.test_pipeline import start_demo_analysis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 # Long enough TasGen training for the relabel stage to be hit; otherwise the demo parameters.
-PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 150}}
 _REFERENCE: dict[str, Outcome] = {}
 RESULTS: list[dict] = []
 
