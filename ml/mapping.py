@@ -93,6 +93,27 @@ def predict_window(model: RandomForestClassifier, codes: np.ndarray, valid: np.n
     return out
 
 
+def predict_proba_window(
+    model: RandomForestClassifier, codes: np.ndarray, valid: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Class probabilities of a window: ``codes (Y, 12, 6, H, W)``, ``valid (Y, H, W)`` -> ``(Y, C, H, W)``.
+
+    float16 probabilities (the share of trees voting each class) of all ``n_classes`` classes of the
+    label set, in class-index order: a class the model never saw gets 0. Pixels without data are NaN.
+    The most probable class is what :func:`predict_window` returns.
+    """
+    n_years, _, _, h, w = codes.shape
+    out = np.full((n_years, n_classes, h, w), np.nan, dtype=np.float16)
+    x = np.moveaxis(codes, (3, 4), (1, 2)).reshape(n_years, h, w, -1)  # (Y, H, W, 72)
+    if valid.any():
+        seen = np.asarray(model.classes_, dtype=np.int64)  # class index of each predict_proba column
+        proba = np.zeros((int(valid.sum()), n_classes), dtype=np.float32)
+        proba[:, seen] = model.predict_proba(x[valid].astype(np.float32))
+        out_v = np.moveaxis(out, 1, -1)  # (Y, H, W, C) view
+        out_v[valid] = proba.astype(np.float16)
+    return out
+
+
 def cross_validate(
     x: np.ndarray,
     y: np.ndarray,

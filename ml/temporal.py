@@ -1,0 +1,292 @@
+"""Temporally consistent class maps: an HMM over each pixel's yearly class probabilities (pure numpy).
+
+Each year of a dynamic land-cover map is classified on its own, so a pixel's labels flicker from year
+to year. Here a pixel's years are the hidden states of a first-order hidden Markov model
+(Rabiner 1989, "A tutorial on hidden Markov models", Proc. IEEE 77(2)):
+
+* the **transition matrix** ``A[i, j] = P(class j in year t+1 | class i in year t)`` is estimated from
+  the dynamic samples (the per-year classes TasGen gave the label pixels) plus a Dirichlet prior that
+  puts ``stay`` of its ``prior_weight`` pseudo-transitions on staying and spreads the rest evenly
+  over the other classes (:func:`estimate_transitions`);
+* the **emissions** are the classifier's per-year class probabilities, floored at ``floor`` so that
+  one confident but wrong year cannot veto a class (a log of 0 would);
+* :func:`viterbi` picks the most probable class sequence of every pixel; :func:`posterior` (the
+  forward-backward algorithm) gives each year's marginal class probabilities, whose normalised
+  entropy is the uncertainty layer (:func:`entropy`).
+
+A one-year blip costs two unlikely transitions, so it is removed unless that year's evidence outweighs
+them; a lasting change costs one transition and is paid for by every year after it, so it is kept
+and dated to its first year. Everything is vectorised over pixels (the loop is over years only).
+
+Conventions: probabilities are ``(Y, C, N)`` float (years, classes, pixels); ``valid (Y, N)`` bool
+marks the observed pixel-years (an unobserved year emits nothing: the chain passes through it and its
+class is :data:`NODATA_CLASS`). Class indices are ``0 .. C - 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from ml.errors import ProductError
+from ml.smoothing import SmoothingConfig, bayes_smooth
+
+NODATA_CLASS: Final[int] = 255  # class index of unobserved pixel-years in every class map
+CHUNK: Final[int] = 65536  # pixels decoded at once (bounds the (C, C, chunk) Viterbi scores)
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """Settings of the temporal step (the analysis parameters' ``temporal`` object)."""
+
+    enabled: bool = True  # run the HMM; False keeps each year's own most probable class
+    stay: float = 0.9  # share of the prior's pseudo-transitions put on staying in the same class
+    prior_weight: float = 20.0  # pseudo-transitions per class row added to the dynamic samples' counts
+    floor: float = 0.01  # emission floor: class probabilities below it count as this much
+
+
+def _check_probs(probs: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(probs)
+    if p.ndim != 3:
+        raise ProductError(f"probabilities must have shape (Y, C, N), got {p.shape}")
+    n_years, n_classes, n = p.shape
+    if n_classes < 1 or n_classes >= NODATA_CLASS:
+        raise ProductError(f"need 1..{NODATA_CLASS - 1} classes, got {n_classes}")
+    v = np.ones((n_years, n), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    if v.shape != (n_years, n):
+        raise ProductError(f"valid must have shape {(n_years, n)}, got {v.shape}")
+    return p, v
+
+
+def estimate_transitions(
+    series: np.ndarray, n_classes: int, stay: float = 0.9, prior_weight: float = 20.0
+) -> np.ndarray:
+    """Row-stochastic ``(C, C)`` transition matrix from class series plus a stay prior.
+
+    ``series``: ``(S, Y)`` integer class indices of S sample series (e.g. TasGen's dynamic samples),
+    negative or ``>= n_classes`` where a year is unknown; only pairs of consecutive known years count.
+    Each row gets ``prior_weight`` pseudo-counts: ``stay`` of them on the diagonal, the rest spread
+    over the other classes, so no transition is impossible and a class without samples falls back
+    on the prior. ``A[i, j]`` is the probability of class ``j`` the year after class ``i``.
+    """
+    if not 0.0 <= stay <= 1.0:
+        raise ProductError(f"stay must lie in [0, 1], got {stay}")
+    if prior_weight <= 0:
+        raise ProductError(f"prior_weight must be positive, got {prior_weight}")
+    if n_classes < 1:
+        raise ProductError(f"n_classes must be positive, got {n_classes}")
+    s = np.asarray(series)
+    if s.ndim != 2:
+        raise ProductError(f"series must have shape (S, Y), got {s.shape}")
+    counts = np.zeros((n_classes, n_classes), dtype=np.float64)
+    if s.shape[1] >= 2 and s.size:
+        a, b = s[:, :-1].ravel(), s[:, 1:].ravel()
+        ok = (a >= 0) & (a < n_classes) & (b >= 0) & (b < n_classes)
+        np.add.at(counts, (a[ok].astype(np.int64), b[ok].astype(np.int64)), 1.0)
+    if n_classes == 1:
+        return np.ones((1, 1))
+    prior = np.full((n_classes, n_classes), (1.0 - stay) / (n_classes - 1))
+    np.fill_diagonal(prior, stay)
+    total = counts + prior_weight * prior
+    return total / total.sum(axis=1, keepdims=True)
+
+
+def _log_emissions(p: np.ndarray, v: np.ndarray, floor: float) -> np.ndarray:
+    """``(Y, C, N)`` log emissions: log of the floored probabilities, 0 for unobserved years."""
+    if not 0.0 < floor < 1.0:
+        raise ProductError(f"floor must lie in (0, 1), got {floor}")
+    out = np.log(np.maximum(np.nan_to_num(p.astype(np.float32), nan=0.0), np.float32(floor)))
+    out[np.broadcast_to(~v[:, None, :], out.shape)] = 0.0
+    return out
+
+
+def _check_transitions(transitions: np.ndarray, n_classes: int) -> np.ndarray:
+    a = np.asarray(transitions, dtype=np.float64)
+    if a.shape != (n_classes, n_classes):
+        raise ProductError(f"transitions must have shape {(n_classes, n_classes)}, got {a.shape}")
+    if (a < 0).any() or not np.allclose(a.sum(axis=1), 1.0, atol=1e-6):
+        raise ProductError("transitions must be a row-stochastic matrix (non-negative rows summing to 1)")
+    return a
+
+
+def viterbi(
+    probs: np.ndarray, transitions: np.ndarray, valid: np.ndarray | None = None, floor: float = 0.01
+) -> np.ndarray:
+    """Most probable class sequence of every pixel, ``(Y, N)`` uint8.
+
+    ``probs``: ``(Y, C, N)`` per-year class probabilities; ``transitions``: ``(C, C)`` row-stochastic;
+    the initial class distribution is uniform. Unobserved pixel-years (``valid`` False) get
+    :data:`NODATA_CLASS`; the years around them are still linked through the transition matrix.
+    """
+    p, v = _check_probs(probs, valid)
+    n_years, n_classes, n = p.shape
+    log_a = np.log(np.maximum(_check_transitions(transitions, n_classes), 1e-300)).astype(np.float32)
+    out = np.full((n_years, n), NODATA_CLASS, dtype=np.uint8)
+    if n_years == 0 or n == 0:
+        return out
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        log_e = _log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor)  # (Y, C, n)
+        delta = log_e[0].copy()  # (C, n): best log score of a path ending in each class
+        back = np.empty((n_years, n_classes, hi - lo), dtype=np.uint8)
+        for t in range(1, n_years):
+            scores = delta[:, None, :] + log_a[:, :, None]  # (C_from, C_to, n)
+            back[t] = scores.argmax(axis=0)
+            delta = np.take_along_axis(scores, back[t][None].astype(np.intp), axis=0)[0] + log_e[t]
+        path = np.empty((n_years, hi - lo), dtype=np.uint8)
+        path[-1] = delta.argmax(axis=0)
+        cols = np.arange(hi - lo)
+        for t in range(n_years - 1, 0, -1):
+            path[t - 1] = back[t][path[t], cols]
+        out[:, lo:hi] = np.where(v[:, lo:hi], path, NODATA_CLASS)
+    return out
+
+
+def posterior(
+    probs: np.ndarray, transitions: np.ndarray, valid: np.ndarray | None = None, floor: float = 0.01
+) -> np.ndarray:
+    """Marginal class probabilities of every pixel-year given all its years, ``(Y, C, N)`` float32.
+
+    The forward-backward algorithm with the same model as :func:`viterbi` (scaled per year, so long
+    series do not underflow). Rows of unobserved pixel-years hold what the neighbouring years imply.
+    """
+    p, v = _check_probs(probs, valid)
+    n_years, n_classes, n = p.shape
+    a = _check_transitions(transitions, n_classes).astype(np.float32)
+    out = np.empty((n_years, n_classes, n), dtype=np.float32)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        e = np.exp(_log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor))  # (Y, C, n), in [floor, 1]
+        fwd = np.empty_like(e)
+        f = e[0] / e[0].sum(axis=0, keepdims=True)
+        fwd[0] = f
+        for t in range(1, n_years):
+            f = (a.T @ f) * e[t]
+            f /= f.sum(axis=0, keepdims=True)
+            fwd[t] = f
+        b = np.ones((n_classes, hi - lo), dtype=np.float32)
+        out[-1, :, lo:hi] = fwd[-1]
+        for t in range(n_years - 2, -1, -1):
+            b = a @ (e[t + 1] * b)
+            b /= b.sum(axis=0, keepdims=True)
+            g = fwd[t] * b
+            out[t, :, lo:hi] = g / g.sum(axis=0, keepdims=True)
+    return out
+
+
+def entropy(probs: np.ndarray, axis: int = -2) -> np.ndarray:
+    """Normalised Shannon entropy along the class ``axis``: 0 = one sure class, 1 = all classes equal.
+
+    The uncertainty layer of the maps (as ``sits_uncertainty(type = "entropy")`` but scaled by
+    ``log C`` so that it reads the same whatever the number of classes); NaN where the row is NaN.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    n_classes = p.shape[axis]
+    if n_classes < 2:
+        return np.zeros(np.delete(p.shape, axis % p.ndim), dtype=np.float32)
+    s = p.sum(axis=axis, keepdims=True)
+    q = p / np.where(s > 0, s, 1.0)
+    h = -(q * np.log(np.where(q > 0, q, 1.0))).sum(axis=axis)
+    return (h / np.log(n_classes)).astype(np.float32)
+
+
+def margin(probs: np.ndarray, axis: int = -2) -> np.ndarray:
+    """Uncertainty as ``1 - (p_first - p_second)`` along the class ``axis``: 0 sure, 1 a tie."""
+    p = np.sort(np.asarray(probs, dtype=np.float32), axis=axis)
+    top = np.take(p, -1, axis=axis)
+    second = np.take(p, -2, axis=axis) if p.shape[axis] > 1 else np.zeros_like(top)
+    return (1.0 - (top - second)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ConsistentMaps:
+    """The outcome of :func:`make_consistent` for a set of pixels (``N``) or a grid (``H, W``)."""
+
+    classes: np.ndarray  # (Y, N) or (Y, H, W) uint8: the most probable sequence; NODATA_CLASS unobserved
+    uncertainty: np.ndarray  # same shape, float32 normalised entropy of the final marginals; NaN unobserved
+    transitions: np.ndarray  # (C, C) the transition matrix used
+
+
+def make_consistent(
+    probs: np.ndarray, valid: np.ndarray, transitions: np.ndarray, config: TemporalConfig
+) -> ConsistentMaps:
+    """Temporal step of the pipeline: Viterbi classes and entropy of the marginals per pixel-year.
+
+    ``probs (Y, C, N)``, ``valid (Y, N)``. With ``config.enabled`` False the classes are each year's
+    own most probable class and the uncertainty is the entropy of its own probabilities (the maps
+    without the temporal step). Works through :data:`CHUNK` pixels at a time, so memory stays at a
+    few arrays of ``(Y, C, CHUNK)`` whatever ``N``.
+    """
+    p, v = _check_probs(probs, valid)
+    n_years, _, n = p.shape
+    classes = np.full((n_years, n), NODATA_CLASS, dtype=np.uint8)
+    unc = np.full((n_years, n), np.nan, dtype=np.float32)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        pc, vc = p[:, :, lo:hi].astype(np.float32), v[:, lo:hi]
+        if config.enabled:
+            classes[:, lo:hi] = viterbi(pc, transitions, vc, config.floor)
+            marg = posterior(pc, transitions, vc, config.floor)
+        else:
+            top = np.nan_to_num(pc, nan=-1.0).argmax(axis=1)
+            classes[:, lo:hi] = np.where(vc, top, NODATA_CLASS)
+            marg = pc
+        unc[:, lo:hi] = np.where(vc, entropy(marg, axis=1), np.nan)
+    return ConsistentMaps(classes, unc, np.asarray(transitions, dtype=np.float64))
+
+
+def make_consistent_grid(
+    probs: np.ndarray,
+    valid: np.ndarray,
+    transitions: np.ndarray,
+    temporal: TemporalConfig,
+    smoothing: SmoothingConfig,
+) -> ConsistentMaps:
+    """Spatial smoothing (:mod:`ml.smoothing`) of each year, then :func:`make_consistent` per pixel.
+
+    ``probs (Y, C, H, W)`` class probabilities (NaN without data), ``valid (Y, H, W)``; returns
+    ``(Y, H, W)`` classes and uncertainty.
+    """
+    p = np.asarray(probs)
+    if p.ndim != 4:
+        raise ProductError(f"probabilities must have shape (Y, C, H, W), got {p.shape}")
+    n_years, n_classes, h, w = p.shape
+    v = np.asarray(valid, dtype=bool)
+    if v.shape != (n_years, h, w):
+        raise ProductError(f"valid must have shape {(n_years, h, w)}, got {v.shape}")
+    if smoothing.enabled:
+        smoothed = np.empty(p.shape, dtype=np.float16)
+        for t in range(n_years):  # one year at a time: float32 temporaries of one (C, H, W) only
+            smoothed[t] = bayes_smooth(p[t], v[t], smoothing.window, smoothing.smoothness)
+        p = smoothed
+    out = make_consistent(
+        p.reshape(n_years, n_classes, h * w), v.reshape(n_years, h * w), transitions, temporal
+    )
+    return ConsistentMaps(
+        out.classes.reshape(n_years, h, w), out.uncertainty.reshape(n_years, h, w), out.transitions
+    )
+
+
+def class_series(names: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """``(S, Y)`` class names (e.g. TasGen's dynamic samples; ``""`` unknown) -> int64 indices, -1 unknown."""
+    arr = np.asarray(names).astype(str)
+    out = np.full(arr.shape, -1, dtype=np.int64)
+    for i, name in enumerate(class_names):
+        out[arr == name] = i
+    return out
+
+
+def changed_by_step(before: np.ndarray, after: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(C, C)`` int64 count of pixel-years the consistency step moved from class ``i`` (row) to ``j``.
+
+    ``before``: the classes each year's probabilities alone give; ``after``: the consistent classes
+    (same shape, NODATA_CLASS ignored). The diagonal is 0: unchanged pixel-years are not counted.
+    """
+    a, b = np.asarray(before).ravel(), np.asarray(after).ravel()
+    if a.shape != b.shape:
+        raise ProductError(f"before {np.shape(before)} and after {np.shape(after)} must have the same shape")
+    ok = (a < n_classes) & (b < n_classes) & (a != b)
+    code = a[ok].astype(np.int64) * n_classes + b[ok].astype(np.int64)
+    return np.bincount(code, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
