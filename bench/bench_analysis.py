@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.test")
-DB_NAME = "esd_bench"
+DB_NAME = os.environ.get("ESD_BENCH_DB", "esd_bench")
 os.environ["DATABASE_URL"] = f"postgis://postgres@127.0.0.1:5432/{DB_NAME}"
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 QUEUE = f"esd-bench-{uuid.uuid4().hex[:6]}"
@@ -244,6 +244,50 @@ def main() -> None:
     finally:
         stop_worker(worker)
     print(json.dumps({"machine": f"{platform.node()} {os.cpu_count()} cores", "results": results}, indent=1))
+    record_results(results)
+
+
+def record_results(results: list[dict]) -> None:
+    """Write the headline figures of this run to bench/results/ (see bench/results.py)."""
+    from bench.results import Figure, record, this_command
+
+    names = {
+        "MT demo": ("e2e_demo", "Mato Grosso demo analysis end to end, one worker", ""),
+        "10 x 10 km": (
+            "e2e_10km_10y",
+            "10 x 10 km x 10 years x 1,000 labels end to end, one worker",
+            "<= 15",
+        ),
+    }
+    figures = []
+    for row in results:
+        for prefix, (name, title, goal) in names.items():
+            if row["name"].startswith(prefix) and row["status"] == "done":
+                details = {k: row[k] for k in ("stage_s", "pixel_years", "labels", "grid") if k in row}
+                figures.append(
+                    Figure(
+                        name=name,
+                        value=row["wall_s"],
+                        unit="s",
+                        goal=goal,
+                        title=title,
+                        command=this_command(),
+                        section="analysis",
+                        details=details,
+                    )
+                )
+                figures.append(
+                    Figure(
+                        name=f"{name}_worker_rss",
+                        value=row["worker_peak_rss_mib"],
+                        unit="MiB",
+                        goal="< 2048",
+                        title=f"{title}: worker peak RSS",
+                        command=this_command(),
+                        section="analysis",
+                    )
+                )
+    record(*figures)
 
 
 if __name__ == "__main__":
