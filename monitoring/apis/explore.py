@@ -2,79 +2,82 @@
 
 from __future__ import annotations
 
-import json
-
-from django.contrib.gis.db.models import Extent
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ml.errors import MLError
-from ml.maps import legend
 from monitoring.errors import ApplicationError
-from monitoring.models import Analysis, EsdTile
+from monitoring.models import Analysis
+from monitoring.selectors.esd_catalog import esd_coverage
+from monitoring.selectors.legends import analysis_legends
 from monitoring.selectors.objects import analysis_get
 from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_pixels
 
-LEGENDS = {  # response key -> ml.maps legend name
-    "landcover": "landcover",
-    "change_last_year": "years",
-    "change_count": "change_count",
-    "change_from_to": "from_to",
-    "similarity": "similarity",
-}
+
+class LegendEntryOutputSerializer(serializers.Serializer):
+    value = serializers.FloatField(
+        allow_null=True, help_text="pixel value in the product's COG (similarity: the value); null: no change"
+    )
+    label = serializers.CharField()
+    color = serializers.CharField(help_text="#rrggbb, or #rrggbbaa when not opaque")
 
 
-def analysis_legends(analysis: Analysis) -> dict[str, list[dict]]:
-    """Legend entries ``{"value", "label", "color"}`` of every product kind of ``analysis``."""
-    classes = analysis.label_set.classes
-    names = [c["name"] for c in classes] or None
-    colors = [c["color"] for c in classes if c.get("color")] or None
-    if colors is not None and names is not None and len(colors) != len(names):
-        colors = None
-    out: dict[str, list[dict]] = {}
-    for key, name in LEGENDS.items():
-        try:
-            out[key] = legend(name, names, analysis.years, colors=colors)
-        except MLError as exc:
-            raise ApplicationError(f"legend {key!r} cannot be built: {exc}") from exc
-    return out
+class LegendsOutputSerializer(serializers.Serializer):
+    """One list of entries per product kind: the keys of ``monitoring.selectors.legends.LEGENDS``."""
+
+    landcover = LegendEntryOutputSerializer(many=True)
+    change_last_year = LegendEntryOutputSerializer(many=True)
+    change_count = LegendEntryOutputSerializer(many=True)
+    change_from_to = LegendEntryOutputSerializer(many=True)
+    similarity = LegendEntryOutputSerializer(many=True)
+
+
+class LonLatSerializer(serializers.Serializer):
+    lon = serializers.FloatField()
+    lat = serializers.FloatField()
+
+
+class SimilarPixelSerializer(LonLatSerializer):
+    similarity = serializers.FloatField(help_text="cosine similarity to the reference pixel, in [-1, 1]")
+
+
+class SimilarPixelsOutputSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    reference = LonLatSerializer(help_text="centre of the clicked pixel")
+    count = serializers.IntegerField()
+    pixels = SimilarPixelSerializer(many=True, help_text="most similar first")
+    tiles = serializers.CharField(help_text="XYZ URL of the heat layer; ?threshold= hides pixels below it")
 
 
 class EsdCoverageApi(APIView):
     """GET the store's coverage: ``{"years", "bounds": [w, s, e, n], "footprints": FeatureCollection}``."""
 
-    @extend_schema(responses=dict)
-    def get(self, request: Request) -> Response:
-        rows = EsdTile.objects.order_by("year", "tile_id").only("tile_id", "year", "footprint")
-        extent = EsdTile.objects.aggregate(extent=Extent("footprint"))["extent"]
-        features = [
-            {
-                "type": "Feature",
-                "geometry": json.loads(t.footprint.geojson),
-                "properties": {"tile_id": t.tile_id, "year": t.year},
-            }
-            for t in rows
-        ]
-        return Response(
-            {
-                "years": sorted({f["properties"]["year"] for f in features}),
-                "bounds": list(extent) if extent else None,
-                "footprints": {"type": "FeatureCollection", "features": features},
-            }
+    class OutputSerializer(serializers.Serializer):
+        years = serializers.ListField(child=serializers.IntegerField(), help_text="years with any tile")
+        bounds = serializers.ListField(
+            child=serializers.FloatField(),
+            min_length=4,
+            max_length=4,
+            allow_null=True,
+            help_text="[west, south, east, north] of all tiles, EPSG:4326; null without tiles",
         )
+        footprints = serializers.JSONField(help_text="GeoJSON FeatureCollection, properties tile_id and year")
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(esd_coverage())
 
 
 class AnalysisLegendsApi(APIView):
     """GET the legends of an analysis' map products, from the server's named colour maps."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=LegendsOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(analysis_legends(analysis_get(user=request.user, pk=pk)))
+        return Response(analysis_legends(analysis=analysis_get(user=request.user, pk=pk)))
 
 
 class SimilarPixelsApi(APIView):
@@ -86,13 +89,12 @@ class SimilarPixelsApi(APIView):
 
     parser_classes = [JSONParser]
 
-    @extend_schema_serializer(component_name="SimilarPixelsInput")
     class InputSerializer(serializers.Serializer):
         lon = serializers.FloatField(min_value=-180, max_value=180)
         lat = serializers.FloatField(min_value=-90, max_value=90)
         year = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses=dict)
+    @extend_schema(request=InputSerializer, responses=SimilarPixelsOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
         analysis = analysis_get(user=request.user, pk=pk)
         data = self.InputSerializer(data=request.data)

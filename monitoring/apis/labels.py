@@ -176,7 +176,9 @@ class UploadTemplateListApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: serializers.ListField(child=serializers.CharField())})
+    @extend_schema(
+        operation_id="templates_list", responses={200: {"type": "array", "items": {"type": "string"}}}
+    )
     def get(self, request: Request) -> Response:
         names = sorted(p.name for p in TEMPLATE_DIR.iterdir() if p.is_file()) if TEMPLATE_DIR.is_dir() else []
         return Response(names)

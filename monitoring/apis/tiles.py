@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from monitoring.errors import ApplicationError
+from monitoring.apis import filters
 from monitoring.selectors.objects import analysis_get, product_for_tile
 from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_cog_path
 from monitoring.tiles import (
@@ -76,10 +77,15 @@ class ProductTileApi(TileApi):
 class SimilarTileApi(TileApi):
     """GET one PNG tile of a similar-pixels raster; pixels below ``threshold`` are transparent."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("threshold", float, description="in [-1, 1]; default 0.8")],
-        responses={(200, "image/png"): bytes},
-    )
+    class FilterSerializer(filters.FilterSerializer):
+        threshold = serializers.FloatField(
+            min_value=-1.0,
+            max_value=1.0,
+            default=DEFAULT_THRESHOLD,
+            help_text="cosine similarity below which pixels are transparent",
+        )
+
+    @extend_schema(parameters=[FilterSerializer], responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, token: str, z: int, x: int, y: int) -> HttpResponse:
         from ml.maps import similarity_colormap
 
@@ -87,12 +93,7 @@ class SimilarTileApi(TileApi):
         path = similar_cog_path(analysis.pk, token)
         if not path.is_file():
             raise TileNotFound("no such similarity raster: ask /similar/ first")
-        try:
-            threshold = float(request.query_params.get("threshold", DEFAULT_THRESHOLD))
-        except ValueError as exc:
-            raise ApplicationError("threshold must be a number in [-1, 1]") from exc
-        if not -1.0 <= threshold <= 1.0:
-            raise ApplicationError("threshold must be a number in [-1, 1]")
+        threshold = self.FilterSerializer.parse(request)["threshold"]
         check_tile(z, x, y)
         style = TileStyle(colormap=similarity_colormap(), rescale=(0.0, 1.0))
         return tile_response(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import GEOSGeometry, MultiPoint, Point, Polygon
 from django.db.models import QuerySet
 
@@ -84,3 +86,25 @@ def esd_catalog_years() -> list[int]:
 def esd_default_location() -> str:
     """The configured default store (``settings.ESD_STORE``: folder or URL)."""
     return str(settings.ESD_STORE)
+
+
+def esd_coverage() -> dict:
+    """The store's coverage: ``{"years", "bounds": [w, s, e, n] | None, "footprints": FeatureCollection}``.
+
+    One feature per catalog tile (``properties``: ``tile_id``, ``year``), footprints in EPSG:4326.
+    """
+    rows = EsdTile.objects.order_by("year", "tile_id").only("tile_id", "year", "footprint")
+    extent = EsdTile.objects.aggregate(extent=Extent("footprint"))["extent"]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(t.footprint.geojson),
+            "properties": {"tile_id": t.tile_id, "year": t.year},
+        }
+        for t in rows
+    ]
+    return {
+        "years": sorted({f["properties"]["year"] for f in features}),
+        "bounds": list(extent) if extent else None,
+        "footprints": {"type": "FeatureCollection", "features": features},
+    }

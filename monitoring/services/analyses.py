@@ -7,14 +7,15 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from monitoring.errors import ApplicationError
 from monitoring.models import AOI, Analysis, LabelSet
+from monitoring.parameters import analysis_parameters_clean
 from monitoring.selectors.esd_catalog import esd_catalog_years
 from monitoring.services.pipeline.paths import analysis_dir
 from monitoring.services.pipeline.state import FINISHED
 
-ALLOWED_PARAMETERS = {"change_pair", "year_start_month", "seed", "tasgen", "classifier"}
 MAX_YEARS = 40
 
 
@@ -29,9 +30,19 @@ def analysis_create(
     name: str = "",
     parameters: dict[str, Any] | None = None,
 ) -> Analysis:
-    """Validate and store an analysis, then enqueue its first task once the transaction commits."""
+    """Validate and store an analysis, then enqueue its first task once the transaction commits.
+
+    ``parameters`` follow :class:`monitoring.parameters.AnalysisParametersSerializer`; a bad one
+    raises DRF's ``ValidationError`` (400 naming the field) before anything is written.
+    """
     if aoi.owner_id != owner.pk or label_set.owner_id != owner.pk:
         raise ApplicationError("AOI or label set not found", status=404)
+    params = analysis_parameters_clean(parameters)  # 400 naming the field; nothing stored yet
+    pair = params.get("change_pair")
+    if pair and not all(start_year <= y <= end_year for y in pair):
+        raise ValidationError(
+            {"parameters": {"change_pair": [f"both years must lie in {start_year}-{end_year}"]}}
+        )
     if start_year > end_year:
         raise ApplicationError(f"start_year {start_year} is after end_year {end_year}")
     if end_year - start_year + 1 > MAX_YEARS:
@@ -45,10 +56,6 @@ def analysis_create(
         )
     if not label_set.labels.exists():
         raise ApplicationError("the label set has no labels")
-    params = dict(parameters or {})
-    unknown = sorted(set(params) - ALLOWED_PARAMETERS)
-    if unknown:
-        raise ApplicationError(f"unknown parameters {unknown}; allowed: {sorted(ALLOWED_PARAMETERS)}")
     analysis = Analysis.objects.create(
         owner=owner,
         aoi=aoi,

@@ -61,3 +61,16 @@ def other_api(other) -> APIClient:  # type: ignore[no-untyped-def]
 def upload(client: APIClient, url: str, path: Path, **fields: str):  # type: ignore[no-untyped-def]
     with path.open("rb") as fh:
         return client.post(url, {"file": fh, **fields}, format="multipart")
+
+
+@pytest.fixture
+def analysis_row(api):  # type: ignore[no-untyped-def]
+    """A queued analysis row of ``owner`` over uploaded AOI and labels (no task sent, nothing computed)."""
+    from monitoring.models import AOI, Analysis, LabelSet
+
+    assert upload(api, "/api/labelsets/upload/", UPLOADS / "labels_mt.csv").status_code == 201
+    assert upload(api, "/api/aois/upload/", UPLOADS / "aoi_mt.geojson").status_code == 201
+    aoi, label_set = AOI.objects.latest("pk"), LabelSet.objects.latest("pk")
+    return Analysis.objects.create(
+        owner=aoi.owner, aoi=aoi, label_set=label_set, start_year=2007, end_year=2013, name="row"
+    )

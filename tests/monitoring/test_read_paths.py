@@ -13,9 +13,10 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from monitoring.apis.analyses import DynamicSampleOutputSerializer, sample_dicts
+from monitoring.apis.analyses import DynamicSampleOutputSerializer
 from monitoring.models import Analysis, DynamicSample, LabelSet, MapProduct
 from monitoring.selectors.objects import product_for_tile, review_queue, sample_list
+from monitoring.selectors.samples import sample_dicts
 from monitoring.tiles import product_path
 from tests.monitoring.test_tiles import png_rgba, run_demo_analysis, tile_over
 

@@ -74,6 +74,18 @@ TEMPLATES = [
 ]
 
 
+# SpatiaLite under concurrent web and worker writes. WAL: readers never wait for the writer.
+# ``timeout``: a writer waits up to 20 s for the lock instead of failing with "database is locked".
+# IMMEDIATE: every transaction takes the write lock when it begins. SQLite's default (DEFERRED) starts
+# as a reader and upgrades at its first write, and an upgrade that finds another writer's newer
+# commit fails at once, whatever the timeout (SQLITE_BUSY_SNAPSHOT): the 503s of issue 17.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def database_from_url(url: str) -> dict:
     """A Django ``DATABASES`` entry from a URL, always with a GeoDjango engine.
 
@@ -92,7 +104,7 @@ def database_from_url(url: str) -> dict:
         )
     config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
     if url.startswith("spatialite://"):
-        config["OPTIONS"] = {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+        config["OPTIONS"] = dict(SQLITE_OPTIONS)
     else:
         config["OPTIONS"] = {"connect_timeout": 5}
         config["CONN_HEALTH_CHECKS"] = True
@@ -210,7 +222,7 @@ REST_FRAMEWORK = {
         "webapp.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "monitoring.apis.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "monitoring.apis.errors.exception_handler",

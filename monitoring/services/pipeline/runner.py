@@ -1,7 +1,8 @@
 """Runs one pipeline step for a task: error handling, then enqueueing what comes next.
 
 A step that raises :class:`ApplicationError` or an ``ml`` error fails the analysis with its message; a
-cancel ends it quietly; anything else fails it with the stage named and is re-raised for the logs.
+cancel ends it quietly; anything else fails it with a plain-words message naming the stage and a log
+reference (the traceback is logged under that reference) and is re-raised for the task's own log.
 
 The tasks and what each enqueues when it is done (``Analysis.stage`` in brackets)::
 
@@ -18,6 +19,7 @@ stage and the parents' outputs, :mod:`state`), exactly once.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -52,10 +54,23 @@ def _guarded(analysis_id: int, stage: str, step: Callable[..., T], *args: object
         state.mark_cancelled(analysis_id)
     except (ApplicationError, MLError) as exc:
         state.fail(analysis_id, str(getattr(exc, "message", exc)))
-    except Exception as exc:
-        state.fail(analysis_id, f"internal error during {stage}: {type(exc).__name__}: {exc}")
+    except Exception:
+        reference = f"analysis-{analysis_id}-{uuid.uuid4().hex[:8]}"
+        logger.exception("analysis %s failed during %s [ref %s]", analysis_id, stage, reference)
+        state.fail(analysis_id, internal_error_message(stage, reference))
         raise
     return None
+
+
+def internal_error_message(stage: str, reference: str) -> str:
+    """What a user reads when a step fails unexpectedly: plain words and the log entry's reference.
+
+    The exception and its traceback go to the worker log only (under ``[ref <reference>]``).
+    """
+    return (
+        f"The analysis stopped because of an unexpected problem in the {stage} step. "
+        f"Try starting it again; if it fails again, give the administrator this reference: {reference}."
+    )
 
 
 def pending(analysis: Analysis) -> list[tuple[str, tuple[int, ...]]]:

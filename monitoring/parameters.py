@@ -1,0 +1,197 @@
+"""The declared schema of an analysis' ``parameters``: names, types, ranges and defaults.
+
+One declaration serves three readers: the API validates a new analysis' body with it (400 naming
+the field, before anything is stored or queued), the OpenAPI schema documents it (component
+``AnalysisParameters``), and the map page builds its advanced-parameters form from that schema.
+Defaults come from the ``ml`` config dataclasses the pipeline builds (:class:`TasGenConfig`,
+:class:`MapperConfig`), so the documented default is the one a run uses. Only the keys a user gave
+are stored: an analysis records what was asked, the pipeline fills in the rest.
+
+To add a parameter: add a field here (with its range), read it in the pipeline stage that uses it,
+and make the stage's cache key depend on it (``monitoring/services/pipeline/inputs.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from typing import Any
+
+from rest_framework import serializers
+
+from ml.mapping import MapperConfig
+from ml.tasgen.pipeline import TasGenConfig
+
+YEAR_MIN, YEAR_MAX = 1980, 2100
+
+
+def _defaults(config: type) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(config) if f.default is not MISSING}
+
+
+TASGEN_DEFAULTS = _defaults(TasGenConfig)
+MAPPER_DEFAULTS = _defaults(MapperConfig)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that refuses keys it does not declare (a typo must not be silently ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {k: [f"unknown parameter; allowed: {', '.join(sorted(self.fields))}"] for k in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def _int(name: str, lo: int, hi: int, defaults: dict[str, Any], help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=lo, max_value=hi, required=False, default=defaults[name], help_text=help_text
+    )
+
+
+def _float(
+    name: str, lo: float, hi: float, defaults: dict[str, Any], help_text: str
+) -> serializers.FloatField:
+    return serializers.FloatField(
+        min_value=lo, max_value=hi, required=False, default=defaults[name], help_text=help_text
+    )
+
+
+def _bool(name: str, defaults: dict[str, Any], help_text: str) -> serializers.BooleanField:
+    return serializers.BooleanField(required=False, default=defaults[name], help_text=help_text)
+
+
+def _choice(
+    name: str, choices: list[str], defaults: dict[str, Any], help_text: str
+) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=choices, required=False, default=defaults[name], help_text=help_text
+    )
+
+
+T = TASGEN_DEFAULTS
+
+
+class TasGenParametersSerializer(StrictSerializer):
+    """TasGen (stage 2, relabel) settings: the fields of ``ml.tasgen.pipeline.TasGenConfig``."""
+
+    hidden = _int("hidden", 4, 256, T, "HTS-VAE conv channels / MLP width")
+    z1 = _int("z1", 1, 64, T, "HTS-VAE lower latent size")
+    z2 = _int("z2", 1, 64, T, "HTS-VAE top latent size")
+    epochs = _int("epochs", 1, 2000, T, "HTS-VAE epochs per self-training round (cut by max_steps)")
+    max_steps = _int("max_steps", 1, 20000, T, "HTS-VAE optimizer steps cap per round")
+    beta = _float("beta", 0.0, 100.0, T, "HTS-VAE KL weight (beta-VAE)")
+    batch_size = _int("batch_size", 8, 4096, T, "HTS-VAE batch size (sample-years)")
+    lr = _float("lr", 1e-5, 1.0, T, "HTS-VAE Adam learning rate")
+    rounds = _int("rounds", 1, 5, T, "self-training rounds (1 = train once on all reference years)")
+    use_normal_years = _bool(
+        "use_normal_years", T, "after round 0, also train on unflagged non-reference years"
+    )
+    max_train_years = _int("max_train_years", 100, 100_000, T, "cap on sample-years per round")
+    threshold_k = _float("threshold_k", 0.0, 10.0, T, "anomaly threshold = median + k robust sigmas")
+    calibrate_on = _choice("calibrate_on", ["all", "reference"], T, "sample-years the thresholds come from")
+    recalibrate_on_apply = _bool("recalibrate_on_apply", T, "re-derive thresholds from the applied series")
+    min_class_samples = _int("min_class_samples", 2, 10_000, T, "fewer samples of a static class is an error")
+    relabel_model = _choice("relabel_model", ["logistic", "forest"], T, "stage-2 classifier")
+    relabel_c = _float("relabel_c", 1e-4, 100.0, T, "inverse L2 strength of the logistic stage 2")
+    rf_trees = _int("rf_trees", 1, 1000, T, "stage-2 random forest size (relabel_model = forest)")
+    crossfit_folds = _int(
+        "crossfit_folds", 0, 20, T, "grouped folds for out-of-fold stage-2 probabilities (0: none)"
+    )
+    unflag_confidence = _float(
+        "unflag_confidence", 0.0, 1.0, T, "flagged year kept when stage 2 gives >= this"
+    )
+    override_confidence = _float("override_confidence", 0.0, 1.0, T, "unflagged year changes below this")
+    feedback_vae = _bool("feedback_vae", T, "later rounds leave out years stage 2 would change")
+    feedback_stage2 = _bool("feedback_stage2", T, "refit the final stage 2 without years it would change")
+    gibbs_max = _int("gibbs_max", 0, 1000, T, "at most this many changed sample-years are attributed")
+    gibbs_sweeps = _int("gibbs_sweeps", 1, 100, T, "Gibbs sweeps over all cells")
+    gibbs_burn_in = _int("gibbs_burn_in", 0, 99, T, "sweeps discarded before averaging (< gibbs_sweeps)")
+    persist_changes = _bool(
+        "persist_changes", T, "carry a change to later stable years scored as the new class"
+    )
+    drift_weight = _float("drift_weight", 0.0, 10.0, T, "weight of the latent drift in the anomaly score")
+    gibbs_temperature = _float("gibbs_temperature", 1e-3, 10.0, T, "Gibbs temperature (robust sigmas)")
+    gibbs_cost = _float("gibbs_cost", 0.0, 10.0, T, "price of one restored cell (robust sigmas)")
+    torch_threads = _int("torch_threads", 0, 64, T, "torch threads for the run (0 = leave as is)")
+
+    def validate_crossfit_folds(self, value: int) -> int:
+        if value == 1:
+            raise serializers.ValidationError("use 0 (no cross-fitting) or at least 2 folds")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("gibbs_burn_in", 0) >= attrs.get("gibbs_sweeps", T["gibbs_sweeps"]):
+            raise serializers.ValidationError({"gibbs_burn_in": ["must be smaller than gibbs_sweeps"]})
+        return attrs
+
+
+M = MAPPER_DEFAULTS
+
+
+class ClassifierParametersSerializer(StrictSerializer):
+    """Map classifier (stage 3) settings: the fields of ``ml.mapping.MapperConfig`` (seed is top level)."""
+
+    trees = _int("trees", 1, 1000, M, "number of trees")
+    max_depth = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        allow_null=True,
+        required=False,
+        default=M["max_depth"],
+        help_text="depth cap (null: none)",
+    )
+    min_samples_leaf = _int("min_samples_leaf", 1, 1000, M, "leaf size")
+    n_jobs = _int("n_jobs", 1, 64, M, "threads for fit/predict")
+
+
+class AnalysisParametersSerializer(StrictSerializer):
+    """Optional settings of an analysis; every one has a default."""
+
+    seed = serializers.IntegerField(
+        min_value=0,
+        max_value=2**31 - 1,
+        required=False,
+        default=0,
+        help_text="random seed of TasGen and the classifier",
+    )
+    year_start_month = serializers.IntegerField(
+        min_value=1,
+        max_value=12,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="first month of a store year (null: the store's own, e.g. 9 for crop years ending in August)",
+    )
+    change_pair = serializers.ListField(
+        child=serializers.IntegerField(min_value=YEAR_MIN, max_value=YEAR_MAX),
+        min_length=2,
+        max_length=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="[from, to] years of the from-to change map, within the analysis years (null: first and last)",
+    )
+    tasgen = TasGenParametersSerializer(required=False, help_text="TasGen relabelling settings")
+    classifier = ClassifierParametersSerializer(required=False, help_text="map classifier settings")
+
+    def validate_change_pair(self, value: list[int] | None) -> list[int] | None:
+        if value is not None and value[0] == value[1]:
+            raise serializers.ValidationError("the two years must differ")
+        return value
+
+
+def given_only(validated: Any, raw: Any) -> Any:
+    """``validated`` cut down to the keys present in ``raw`` (nested): what the user asked, typed."""
+    if isinstance(validated, dict) and isinstance(raw, dict):
+        return {k: given_only(v, raw[k]) for k, v in validated.items() if k in raw}
+    return validated
+
+
+def analysis_parameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The typed parameters a user gave; raises DRF ``ValidationError`` naming each bad field."""
+    serializer = AnalysisParametersSerializer(data=raw or {})
+    serializer.is_valid(raise_exception=True)
+    return given_only(dict(serializer.validated_data), raw or {})
