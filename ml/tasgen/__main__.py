@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from ml.errors import MLError
+from ml.errors import MLError, TasGenError
 from ml.samples import load_samples
 from ml.tasgen.pipeline import TasGenConfig, run_tasgen
-from ml.tasgen.protocols import evaluate_protocol
+from ml.tasgen.protocols import PROTOCOLS, evaluate_protocol
+from ml.tasgen.real_cases import default_dtwsat_cube
 from ml.tasgen.series import series_from_samples
 
 
@@ -34,8 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--epochs", type=int, default=TasGenConfig.epochs)
     e = sub.add_parser("evaluate", help="protocol metrics with baselines (JSON)")
-    e.add_argument("--samples", required=True, type=Path, help="sample .npz (ml.samples format)")
-    e.add_argument("--protocol", required=True, choices=("prodes", "splice"))
+    e.add_argument(
+        "--samples", type=Path, default=None, help="sample .npz (ml.samples format; not for dtwsat)"
+    )
+    e.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    e.add_argument(
+        "--cube",
+        type=Path,
+        default=None,
+        help="dtwsat: folder of the MODIS cube and samples_MT.shp (default ../shared/data/rasters/"
+        "modis_matogrosso_dtwsat/lucc_MT_2007_2013)",
+    )
     e.add_argument("--seeds", type=int, default=None, help="number of seeds (default 10 prodes, 3 splice)")
     e.add_argument(
         "--first-seed",
@@ -53,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     t0 = time.perf_counter()
     try:
-        samples = load_samples(args.samples)
+        samples = load_samples(args.samples) if args.samples is not None else None
         if args.command == "run":
-            located = series_from_samples(samples, args.reference)
+            located = series_from_samples(samples, args.reference)  # type: ignore[arg-type]
             series = located.series
             out = run_tasgen(series, TasGenConfig(epochs=args.epochs), args.seed)
             rows = out.to_rows(series.static_class, series.dim_names)
@@ -79,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary, indent=2))
         else:
             n = args.seeds if args.seeds is not None else (10 if args.protocol == "prodes" else 3)
+            if args.protocol != "dtwsat" and samples is None:
+                raise TasGenError(f"--protocol {args.protocol} needs --samples FILE.npz")
             cfg = TasGenConfig(epochs=args.epochs, gibbs_max=TasGenConfig.gibbs_max if args.gibbs else 0)
             result = evaluate_protocol(
                 samples,
@@ -86,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                 list(range(args.first_seed, args.first_seed + n)),
                 cfg,
                 args.splice_samples,
+                args.cube,
             )
-            result["samples_file"] = str(args.samples)
+            result["samples_file"] = str(args.samples) if args.samples is not None else None
+            if args.protocol == "dtwsat":
+                result["cube"] = str(args.cube or default_dtwsat_cube())
             result["runtime_s"] = round(time.perf_counter() - t0, 2)
             print(json.dumps(result, indent=2))
     except MLError as exc:

@@ -31,6 +31,7 @@ samples). Two builders:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
@@ -60,6 +61,13 @@ class ProtocolCase:
     truth: np.ndarray  # (N, Y) str true class per sample-year ("" where no data)
     fold: np.ndarray  # (N,) int 0/1 location fold; no location is in both folds
     switch_year: np.ndarray  # (N,) int year the class switches (0 for unchanged samples)
+    scored: np.ndarray | None = None  # (N, Y) bool sample-years scored (None: every valid one); real-label
+    # protocols score only the location-years with a label other than the static one
+
+    @property
+    def scored_mask(self) -> np.ndarray:
+        """(N, Y) bool: the sample-years the metrics count."""
+        return self.series.valid if self.scored is None else self.scored & self.series.valid
 
 
 def _location_folds(samples: SampleSet, rng: np.random.Generator) -> np.ndarray:
@@ -233,12 +241,17 @@ def _prf(tp: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
 
 
 def score(case: ProtocolCase, pred: Prediction) -> dict[str, float]:
-    """Metrics over all valid sample-years: relabel OA and kappa (class vs truth), change precision,
-    recall and F1 (a positive is a sample-year whose true class differs from the static class), and
+    """Metrics over the scored sample-years (``case.scored_mask``; all valid ones by default).
+
+    ``relabel_oa`` and ``kappa`` (class vs truth; an ``unknown`` class is never right), change
+    precision, recall and F1 (a positive is a sample-year whose true class differs from the static
+    class; a flag is a predicted class that differs, ``unknown`` included), ``false_change_rate``
+    (flagged among the truly unchanged scored years), ``evaluated_sample_years``, and
     ``change_year_f1``: (sample, year) events where the class sequence departs after the reference
-    year, predicted vs true (exact year)."""
+    year, predicted vs true (exact year).
+    """
     s = case.series
-    v = s.valid
+    v = case.scored_mask
     t, k = case.truth[v], pred.klass[v]
     true_change = (case.truth != s.static_class[:, None]) & v
     pred_change = pred.changed & v
@@ -247,13 +260,16 @@ def score(case: ProtocolCase, pred: Prediction) -> dict[str, float]:
     ev_p = change_year_events(pred.klass, v, s.static_class, s.reference_index)
     _, _, fy = _prf(len(ev_t & ev_p), len(ev_p), len(ev_t))
     kappa = float(cohen_kappa_score(t, k)) if len(np.unique(np.concatenate([t, k]))) > 1 else 0.0
+    stable = v & ~true_change
     return {
-        "relabel_oa": float(np.mean(t == k)),
+        "relabel_oa": float(np.mean(t == k)) if len(t) else 0.0,
         "kappa": kappa,
         "change_precision": p,
         "change_recall": r,
         "change_f1": f,
         "change_year_f1": fy,
+        "false_change_rate": float((pred_change & stable).sum() / max(int(stable.sum()), 1)),
+        "evaluated_sample_years": float(v.sum()),
     }
 
 
@@ -264,6 +280,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "change_recall",
     "change_f1",
     "change_year_f1",
+    "false_change_rate",
+    "evaluated_sample_years",
 )
 COSINE_DEMO_THRESHOLD = 0.2  # the official ESD demo's change threshold
 
@@ -336,11 +354,12 @@ def supervised_truth(
     (D,) standardize the values (TasGen's fitted scaling, so both see the same features).
     """
     tr = case_train.series
-    x_tr = ((tr.values[tr.valid] - mean) / std).astype(np.float32)
+    lab = tr.valid & (case_train.truth != "")  # real-label protocols: only the labelled years
+    x_tr = ((tr.values[lab] - mean) / std).astype(np.float32)
     feats = year_features(x_tr)
-    y_tr = case_train.truth[tr.valid]
-    st_tr = np.broadcast_to(tr.static_class[:, None], tr.valid.shape)[tr.valid]
-    groups = np.argwhere(tr.valid)[:, 0]
+    y_tr = case_train.truth[lab]
+    st_tr = np.broadcast_to(tr.static_class[:, None], tr.valid.shape)[lab]
+    groups = np.argwhere(lab)[:, 0]
     best_c, best_hits = SUPERVISED_CS[0], -1
     splitter = GroupKFold(min(3, len(np.unique(groups))))
     for c in SUPERVISED_CS:
@@ -385,8 +404,36 @@ def _per_static_fit(feats: np.ndarray, truth: np.ndarray, static: np.ndarray, c:
     return _PerStatic(models)
 
 
+def static_year_classifier(
+    train: SampleSeries, test: SampleSeries, mean: np.ndarray, std: np.ndarray, seed: int
+) -> Prediction:
+    """The ``static_year_forest`` baseline: a classifier of the static year alone, applied to every year.
+
+    A random forest (200 trees, balanced class weights) on the stage-2 year features of the training
+    samples' *reference* years (the only years whose class the static labels state), predicting every
+    valid test year; changed = the prediction differs from the static class. It finds changes to any
+    look the reference year did not have, and pays for it on real stable series: other years of the
+    same class look different enough (weather, crop calendar) to be called another class.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    ref = np.zeros(train.valid.shape, dtype=bool)
+    ref[np.arange(train.n_samples), train.reference_index] = True
+    x_tr = ((train.values[ref] - mean) / std).astype(np.float32)
+    forest = RandomForestClassifier(n_estimators=200, n_jobs=1, random_state=seed, class_weight="balanced")
+    forest.fit(year_features(x_tr), train.static_class)
+    x_te = ((test.values[test.valid] - mean) / std).astype(np.float32)
+    klass = np.full(test.valid.shape, "", dtype=object)
+    klass[test.valid] = forest.predict(year_features(x_te))
+    changed = (klass != test.static_class[:, None]) & test.valid
+    return Prediction(klass.astype(str), changed)
+
+
 def _sub(case: ProtocolCase, mask: np.ndarray) -> ProtocolCase:
-    return ProtocolCase(case.series.subset(mask), case.truth[mask], case.fold[mask], case.switch_year[mask])
+    scored = None if case.scored is None else case.scored[mask]
+    return ProtocolCase(
+        case.series.subset(mask), case.truth[mask], case.fold[mask], case.switch_year[mask], scored
+    )
 
 
 def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[str, dict[str, float]]:
@@ -398,7 +445,15 @@ def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[s
     """
     s = case.series
     shape = s.valid.shape
-    names = ("tasgen", "static", "cosine_0.2", "cosine_best", "isolation_forest", "supervised_truth")
+    names = (
+        "tasgen",
+        "static",
+        "static_year_forest",
+        "cosine_0.2",
+        "cosine_best",
+        "isolation_forest",
+        "supervised_truth",
+    )
     klass = {m: np.full(shape, "", dtype=object) for m in names}
     changed = {m: np.zeros(shape, dtype=bool) for m in names}
     for f in (0, 1):
@@ -408,6 +463,8 @@ def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[s
         out = apply_tasgen(model, test, seed)
         klass["tasgen"][te], changed["tasgen"][te] = out.klass, out.changed
         klass["static"][te] = np.where(test.valid, test.static_class[:, None], "")
+        p = static_year_classifier(train, test, model.mean, model.std, seed)
+        klass["static_year_forest"][te], changed["static_year_forest"][te] = p.klass, p.changed
         cm = class_mean_vectors(train, model.mean, model.std)
         sim_tr = cosine_similarities(train, model.mean, model.std, cm)
         ref_tr = reference_class_cosine(train, model.mean, model.std, cm)
@@ -440,32 +497,68 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, object]:
     return out
 
 
+PROTOCOLS: tuple[str, ...] = ("prodes", "splice", "dtwsat", "stable")
+
+
+def protocol_case(
+    protocol: str,
+    samples: SampleSet | None,
+    seed: int,
+    splice_samples: int = 300,
+    cube: Path | None = None,
+) -> ProtocolCase:
+    """The case of ``protocol`` for ``seed`` (``samples`` needed by all but ``dtwsat``; ``cube`` by it)."""
+    from ml.tasgen.real_cases import dtwsat_case, stable_case
+
+    if protocol not in PROTOCOLS:
+        raise TasGenError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    if protocol == "dtwsat":
+        return dtwsat_case(cube, seed)
+    if samples is None:
+        raise TasGenError(f"protocol {protocol!r} needs --samples FILE.npz")
+    if protocol == "prodes":
+        return prodes_case(samples, seed)
+    if protocol == "splice":
+        return splice_case(samples, seed, splice_samples)
+    return stable_case(samples, seed)
+
+
 def evaluate_protocol(
-    samples: SampleSet, protocol: str, seeds: list[int], config: TasGenConfig, splice_samples: int = 300
+    samples: SampleSet | None,
+    protocol: str,
+    seeds: list[int],
+    config: TasGenConfig,
+    splice_samples: int = 300,
+    cube: Path | None = None,
 ) -> dict[str, object]:
-    """Run ``protocol`` (``prodes`` or ``splice``) over ``seeds``; mean and std of every metric.
+    """Run ``protocol`` (one of :data:`PROTOCOLS`) over ``seeds``; mean and std of every metric.
 
     Returns a JSON-ready dict: TasGen's mean ``relabel_oa``, ``kappa``, ``change_precision``,
-    ``change_recall``, ``change_f1``, then ``baselines`` (every metric with its ``std`` per baseline),
-    then ``references`` (``supervised_truth``: trained on the truth, the ceiling of per-year
-    classification on these features), then TasGen's ``change_year_f1`` and ``std`` (of every
-    metric over the seeds), then run details.
+    ``change_recall``, ``change_f1``, ``false_change_rate``, ``evaluated_sample_years``, then
+    ``baselines`` (every metric with its ``std`` per baseline), then ``references``
+    (``supervised_truth``: trained on the truth, the ceiling of per-year classification on these
+    features), then TasGen's ``change_year_f1`` and ``std`` (of every metric over the seeds), then run
+    details.
     """
-    if protocol not in ("prodes", "splice"):
-        raise TasGenError(f"protocol must be 'prodes' or 'splice', got {protocol!r}")
     per_method: dict[str, list[dict[str, float]]] = {}
     n_samples = 0
     n_changed = 0
     for seed in seeds:
-        case = (
-            prodes_case(samples, seed) if protocol == "prodes" else splice_case(samples, seed, splice_samples)
-        )
+        case = protocol_case(protocol, samples, seed, splice_samples, cube)
         n_samples = case.series.n_samples
-        n_changed = int(((case.truth != case.series.static_class[:, None]) & case.series.valid).sum())
+        n_changed = int(((case.truth != case.series.static_class[:, None]) & case.scored_mask).sum())
         for m, metrics in evaluate_case(case, config, seed).items():
             per_method.setdefault(m, []).append(metrics)
     tasgen = _summary(per_method.pop("tasgen"))
-    head = ("relabel_oa", "kappa", "change_precision", "change_recall", "change_f1")
+    head = (
+        "relabel_oa",
+        "kappa",
+        "change_precision",
+        "change_recall",
+        "change_f1",
+        "false_change_rate",
+        "evaluated_sample_years",
+    )
     result: dict[str, object] = {k: tasgen[k] for k in head}
     reference = per_method.pop("supervised_truth")
     result["baselines"] = {m: _summary(runs) for m, runs in per_method.items()}

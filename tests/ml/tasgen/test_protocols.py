@@ -100,15 +100,23 @@ def test_cli_rejects_unknown_protocol_file(tmp_path, capsys) -> None:
 def test_cli_evaluate_prodes_default_run(capsys) -> None:
     assert main(["evaluate", "--samples", str(PRODES), "--protocol", "prodes"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert list(result)[:6] == [
+    assert list(result)[:8] == [
         "relabel_oa",
         "kappa",
         "change_precision",
         "change_recall",
         "change_f1",
+        "false_change_rate",
+        "evaluated_sample_years",
         "baselines",
     ]
-    assert set(result["baselines"]) == {"static", "cosine_0.2", "cosine_best", "isolation_forest"}
+    assert set(result["baselines"]) == {
+        "static",
+        "static_year_forest",
+        "cosine_0.2",
+        "cosine_best",
+        "isolation_forest",
+    }
     assert set(result["references"]) == {"supervised_truth"}
     assert len(result["seeds"]) == 10
     assert result["change_f1"] > result["baselines"]["static"]["change_f1"]

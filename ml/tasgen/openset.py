@@ -1,0 +1,112 @@
+"""Open-set change: a sample-year unlike its static class and unlike every class becomes ``unknown``.
+
+A static label set names the classes a user knew in one year; the land can change to a class it does
+not contain (Mato Grosso: every real change of the dtwSat points is to Soybean-maize, absent from the
+2011-12 labels). Forcing such a year into the nearest known class hides the new class; leaving it
+unflagged hides the change. The open-set rule gives it the dynamic class :data:`UNKNOWN` instead:
+changed, and first in the review queue, where a reviewer can name the new class.
+
+Novelty of a year under a class ``c`` (:func:`class_novelty`): the mean distance from its feature row
+to its ``k`` nearest rows among the reference rows of ``c``, in robust sigmas of the same distance
+for the reference rows of ``c`` themselves (leave-one-out): ``(d - median_c) / (1.4826 * MAD_c)``.
+A year is *unknown* (:func:`is_unknown`) when its novelty exceeds ``threshold`` under its static
+class and under every other class of the label set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from ml.errors import TasGenError
+from ml.tasgen.detect import MAD_TO_SIGMA
+
+UNKNOWN: Final[str] = "unknown"  # dynamic class of a year unlike every class of the label set
+DEFAULT_NOVELTY_THRESHOLD: Final[float] = 4.0  # robust sigmas (see docs/tasgen.md, open-set rule)
+
+
+@dataclass(frozen=True)
+class ClassReference:
+    """The reference rows of each class, as :func:`class_novelty` measures distances to them."""
+
+    rows: tuple[np.ndarray, ...]  # per class c: (M_c, F) feature rows (empty (0, F) when absent)
+    median: np.ndarray  # (C,) median leave-one-out k-NN distance of the class's own rows
+    sigma: np.ndarray  # (C,) 1.4826 * MAD of those distances (floored at 1e-6; inf: fewer than 3 rows)
+    k: np.ndarray  # (C,) int neighbours averaged per class: min(k, M_c - 2)
+
+
+def _nearest(rows: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
+    """(M, min(k, len(rows))) sorted distances from each row of ``x`` to its nearest ``rows`` (exact)."""
+    rows64 = rows.astype(np.float64)
+    rr = (rows64**2).sum(1)
+    kk = min(k, len(rows))
+    out = np.empty((len(x), kk))
+    for s in range(0, len(x), 512):
+        xs = x[s : s + 512].astype(np.float64)
+        d2 = (xs**2).sum(1)[:, None] + rr[None, :] - 2 * xs @ rows64.T
+        out[s : s + 512] = np.sort(np.sqrt(np.maximum(d2, 0.0)), axis=1)[:, :kk]
+    return out
+
+
+def _knn_mean(rows: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
+    """(M,) mean distance to the ``k`` nearest ``rows``, leaving out a row's own copy (distance 0)."""
+    d = _nearest(rows, x, k + 1)
+    self_hit = d[:, 0] < 1e-9
+    return np.where(self_hit, d[:, 1 : k + 1].mean(1), d[:, :k].mean(1))
+
+
+def fit_class_reference(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, k: int = 5
+) -> ClassReference:
+    """Reference rows per class from ``features (M, F)`` with class indices ``labels (M,)`` in 0..C-1.
+
+    A class with fewer than ``k + 2`` rows averages ``M_c - 2`` neighbours; one with fewer than 3 rows
+    cannot be calibrated: every row reads as infinitely novel under it. Raises :class:`TasGenError` on mismatched shapes or ``k < 1``.
+    """
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise TasGenError(f"features {features.shape} and labels {labels.shape} do not match")
+    if k < 1:
+        raise TasGenError(f"k must be >= 1, got {k}")
+    rows, med, sig = [], np.zeros(n_classes), np.full(n_classes, np.inf)
+    ks = np.zeros(n_classes, dtype=np.int64)
+    for c in range(n_classes):
+        r = features[labels == c].astype(np.float32)
+        rows.append(r)
+        if len(r) < 3:
+            continue
+        ks[c] = min(k, len(r) - 2)
+        d = _knn_mean(r, r, int(ks[c]))
+        med[c] = float(np.median(d))
+        sig[c] = max(MAD_TO_SIGMA * float(np.median(np.abs(d - med[c]))), 1e-6)
+    return ClassReference(tuple(rows), med, sig, ks)
+
+
+def class_novelty(reference: ClassReference, features: np.ndarray) -> np.ndarray:
+    """(M, C) novelty of each row under each class, robust sigmas (higher = less like the class).
+
+    Rows identical to a reference row are measured without themselves (leave-one-out), so a fit
+    series scored by its own reference reads as a held-out one would.
+    """
+    out = np.full((len(features), len(reference.rows)), np.inf)
+    for c, r in enumerate(reference.rows):
+        if not np.isfinite(reference.sigma[c]):
+            continue
+        d = _knn_mean(r, features, int(reference.k[c]))
+        out[:, c] = (d - reference.median[c]) / reference.sigma[c]
+    return out
+
+
+def is_unknown(
+    novelty: np.ndarray, static_index: np.ndarray, threshold: float = DEFAULT_NOVELTY_THRESHOLD
+) -> np.ndarray:
+    """(M,) bool: unlike the static class *and* every class of the label set (all novelties > ``threshold``).
+
+    ``novelty (M, C)`` from :func:`class_novelty`; ``static_index (M,)`` the static class of each row
+    (its novelty must exceed the threshold as well; it is one of the C columns).
+    """
+    if novelty.ndim != 2 or static_index.shape != (len(novelty),):
+        raise TasGenError(f"novelty {novelty.shape} and static_index {static_index.shape} do not match")
+    unlike_static = novelty[np.arange(len(novelty)), static_index] > threshold
+    return unlike_static & (novelty.min(axis=1) > threshold)
