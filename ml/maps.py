@@ -161,6 +161,24 @@ def similarity_colormap() -> ColorMap:
     return dict(enumerate(_ramp(SIMILARITY_STOPS, 256)))
 
 
+UNCERTAINTY_STOPS: Final[tuple[tuple[float, str], ...]] = (
+    (0.0, "#ffffff"),
+    (0.25, "#fdd49e"),
+    (0.5, "#fc8d59"),
+    (0.75, "#d7301f"),
+    (1.0, "#7f0000"),
+)  # white (sure) .. dark red (all classes equally likely)
+
+
+def uncertainty_colormap() -> ColorMap:
+    """Uncertainty (normalised entropy, float in [0, 1]) rescaled to 0..255 -> white (sure) .. dark red.
+
+    Like similarity, the float raster needs the rescale first (rio-tiler ``rescale=((0, 1),)``); NaN
+    (no data) stays transparent through the mask.
+    """
+    return dict(enumerate(_ramp(UNCERTAINTY_STOPS, 256)))
+
+
 def from_to_colormap(colors: Sequence[str]) -> ColorMap:
     """From-to code -> the colour of the class changed *to*; unchanged codes light grey, 0 transparent."""
     n = len(colors)
@@ -180,6 +198,7 @@ COLORMAPS: Final[dict[str, Callable[..., ColorMap]]] = {
     "change_count": change_count_colormap,  # ()
     "years": years_colormap,  # (years)
     "similarity": similarity_colormap,  # ()
+    "uncertainty": uncertainty_colormap,  # ()
 }
 """Builders of the named colour maps; :func:`named_colormap` calls them with the right arguments."""
 
@@ -191,6 +210,7 @@ PRODUCT_COLORMAPS: Final[dict[str, str]] = {
     "change_first_year": "years",
     "change_count": "change_count",
     "similarity": "similarity",  # similarity_{y0}_{y1}.tif
+    "uncertainty": "uncertainty",  # uncertainty_{year}.tif
 }
 """Product kind (file name without its years) -> name of the colour map that shows it."""
 
@@ -241,7 +261,7 @@ def legend(
     one entry per class (needs ``class_names`` or ``colors``); ``from_to``: one per changed pair ``"A → B"`` (plus ``"No change"``);
     ``change_count``: 0 .. 5+; ``years``: one per change year (the first year cannot be a change
     year and is left out when more than one is given); ``similarity``: stops from 0 to 1, ``value``
-    the similarity.
+    the similarity; ``uncertainty``: stops from 0 (sure) to 1 (all classes equally likely).
     """
     if name in ("landcover", "classes"):
         cols = _class_colors(name, colors, class_names)
@@ -276,6 +296,13 @@ def legend(
             label = f"{v:.1f}" + (" (change threshold)" if v == 0.2 else "")
             out.append({"value": v, "label": label, "color": rgba_to_hex(cmap[int(round(v * 255))])})
         return out
+    if name == "uncertainty":
+        cmap = uncertainty_colormap()
+        labels = {0.0: "0 (one sure class)", 1.0: "1 (all classes equal)"}
+        return [
+            {"value": v, "label": labels.get(v, f"{v:.2f}"), "color": rgba_to_hex(cmap[int(round(v * 255))])}
+            for v in (0.0, 0.25, 0.5, 0.75, 1.0)
+        ]
     raise ProductError(f"unknown legend {name!r}; known: {sorted(COLORMAPS)}")
 
 

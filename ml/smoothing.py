@@ -29,7 +29,8 @@ EPS = 1e-4  # probabilities are clipped to [EPS, 1 - EPS] before the logit
 class SmoothingConfig:
     """Settings of the spatial step (the analysis parameters' ``smoothing`` object)."""
 
-    enabled: bool = True  # run the smoother before the temporal step
+    # off by default: on the 231 m demo it cost spliced real changes (docs/benchmarks/temporal.md)
+    enabled: bool = False  # run the smoother before the temporal step
     window: int = 3  # odd side of the square neighbourhood, in pixels (3 = the 8 neighbours)
     smoothness: float = 10.0  # variance of a pixel's own logit: larger pulls harder to the neighbours
 

@@ -5,9 +5,9 @@ to year. Here a pixel's years are the hidden states of a first-order hidden Mark
 (Rabiner 1989, "A tutorial on hidden Markov models", Proc. IEEE 77(2)):
 
 * the **transition matrix** ``A[i, j] = P(class j in year t+1 | class i in year t)`` is estimated from
-  the dynamic samples (the per-year classes TasGen gave the label pixels) plus a Dirichlet prior that
-  puts ``stay`` of its ``prior_weight`` pseudo-transitions on staying and spreads the rest evenly
-  over the other classes (:func:`estimate_transitions`);
+  the dynamic samples (the per-year classes TasGen gave the label pixels), mixed with a prior that
+  stays in the same class with probability ``stay`` and spreads the rest evenly over the other
+  classes (:func:`estimate_transitions`);
 * the **emissions** are the classifier's per-year class probabilities, floored at ``floor`` so that
   one confident but wrong year cannot veto a class (a log of 0 would);
 * :func:`viterbi` picks the most probable class sequence of every pixel; :func:`posterior` (the
@@ -42,8 +42,9 @@ class TemporalConfig:
     """Settings of the temporal step (the analysis parameters' ``temporal`` object)."""
 
     enabled: bool = True  # run the HMM; False keeps each year's own most probable class
-    stay: float = 0.9  # share of the prior's pseudo-transitions put on staying in the same class
-    prior_weight: float = 20.0  # pseudo-transitions per class row added to the dynamic samples' counts
+    # defaults chosen on the Mato Grosso demo without labels (bench/bench_temporal.py, docs/benchmarks/temporal.md)
+    stay: float = 0.4  # the prior's probability of staying in the same class from one year to the next
+    prior_share: float = 0.6  # weight of the prior against the dynamic samples' transition frequencies
     floor: float = 0.01  # emission floor: class probabilities below it count as this much
 
 
@@ -61,36 +62,39 @@ def _check_probs(probs: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarra
 
 
 def estimate_transitions(
-    series: np.ndarray, n_classes: int, stay: float = 0.9, prior_weight: float = 20.0
+    series: np.ndarray, n_classes: int, stay: float = 0.9, prior_share: float = 0.3
 ) -> np.ndarray:
-    """Row-stochastic ``(C, C)`` transition matrix from class series plus a stay prior.
+    """Row-stochastic ``(C, C)`` transition matrix: the samples' transition frequencies mixed with a prior.
 
     ``series``: ``(S, Y)`` integer class indices of S sample series (e.g. TasGen's dynamic samples),
     negative or ``>= n_classes`` where a year is unknown; only pairs of consecutive known years count.
-    Each row gets ``prior_weight`` pseudo-counts: ``stay`` of them on the diagonal, the rest spread
-    over the other classes, so no transition is impossible and a class without samples falls back
-    on the prior. ``A[i, j]`` is the probability of class ``j`` the year after class ``i``.
+    ``A = (1 - prior_share) * F + prior_share * P``: ``F`` holds each class's observed next-year
+    frequencies (a class never seen before a known year uses ``P``), ``P`` puts ``stay`` on staying
+    and spreads ``1 - stay`` over the other classes. A mixture rather than pseudo-counts, so the
+    strength of the prior does not fade as the label set grows, and no transition is impossible
+    while ``prior_share > 0`` and ``stay < 1``. ``A[i, j]``: probability of class ``j`` the year after ``i``.
     """
     if not 0.0 <= stay <= 1.0:
         raise ProductError(f"stay must lie in [0, 1], got {stay}")
-    if prior_weight <= 0:
-        raise ProductError(f"prior_weight must be positive, got {prior_weight}")
+    if not 0.0 <= prior_share <= 1.0:
+        raise ProductError(f"prior_share must lie in [0, 1], got {prior_share}")
     if n_classes < 1:
         raise ProductError(f"n_classes must be positive, got {n_classes}")
     s = np.asarray(series)
     if s.ndim != 2:
         raise ProductError(f"series must have shape (S, Y), got {s.shape}")
+    if n_classes == 1:
+        return np.ones((1, 1))
+    prior = np.full((n_classes, n_classes), (1.0 - stay) / (n_classes - 1))
+    np.fill_diagonal(prior, stay)
     counts = np.zeros((n_classes, n_classes), dtype=np.float64)
     if s.shape[1] >= 2 and s.size:
         a, b = s[:, :-1].ravel(), s[:, 1:].ravel()
         ok = (a >= 0) & (a < n_classes) & (b >= 0) & (b < n_classes)
         np.add.at(counts, (a[ok].astype(np.int64), b[ok].astype(np.int64)), 1.0)
-    if n_classes == 1:
-        return np.ones((1, 1))
-    prior = np.full((n_classes, n_classes), (1.0 - stay) / (n_classes - 1))
-    np.fill_diagonal(prior, stay)
-    total = counts + prior_weight * prior
-    return total / total.sum(axis=1, keepdims=True)
+    rows = counts.sum(axis=1, keepdims=True)
+    freq = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), prior)
+    return (1.0 - prior_share) * freq + prior_share * prior
 
 
 def _log_emissions(p: np.ndarray, v: np.ndarray, floor: float) -> np.ndarray:

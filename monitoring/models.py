@@ -190,6 +190,7 @@ class MapProduct(models.Model):
         CHANGE_FROM_TO = "change_from_to"
         SIMILARITY = "similarity"
         ESD_PREVIEW = "esd_preview"
+        UNCERTAINTY = "uncertainty"  # per year: normalised entropy of the final class probabilities
 
     analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="products")
     kind = models.CharField(max_length=32, choices=Kind.choices)

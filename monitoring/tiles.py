@@ -36,7 +36,10 @@ PREVIEW_MIN_ZOOM: Final[int] = 6  # the store preview reads the tiles themselves
 PREVIEW_MAX_PIXEL_YEARS: Final[int] = 4 * TILE_SIZE * TILE_SIZE  # one year of one (buffered) tile
 WEB_MERCATOR: Final = morecantile.tms.get("WebMercatorQuad")
 RENDER_VERSION: Final[str] = "1"  # part of every ETag: bump when the rendering changes
-VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {"similarity": (0.0, 1.0)}  # float maps -> 0..255
+VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {
+    "similarity": (0.0, 1.0),
+    "uncertainty": (0.0, 1.0),
+}  # float maps -> 0..255
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ class LegendsOutputSerializer(serializers.Serializer):
     change_count = LegendEntryOutputSerializer(many=True)
     change_from_to = LegendEntryOutputSerializer(many=True)
     similarity = LegendEntryOutputSerializer(many=True)
+    uncertainty = LegendEntryOutputSerializer(many=True)
 
 
 class LonLatSerializer(serializers.Serializer):

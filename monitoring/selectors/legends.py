@@ -13,6 +13,7 @@ LEGENDS = {  # response key -> ml.maps legend name
     "change_count": "change_count",
     "change_from_to": "from_to",
     "similarity": "similarity",
+    "uncertainty": "uncertainty",
 }
 
 

@@ -11,6 +11,7 @@ const STAGE_NAMES = {
 const LAYER_NAMES = {
   landcover: "Land cover", change_last_year: "Year of last change", change_count: "Number of changes",
   change_from_to: "From → to", similarity: "Similarity to previous year", esd_preview: "ESD preview",
+  uncertainty: "Uncertainty (entropy)",
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -448,7 +449,7 @@ export class ResultsPanel {
     if (!items && kind === "landcover") items = (this.a.classes || []).map((c, i) => ({ value: i, label: c.name, color: c.color }));
     let html = "";
     if (items && items.length) {
-      const continuous = ["similarity", "change_count"].includes(kind) && items.length > 6;
+      const continuous = (["similarity", "change_count"].includes(kind) && items.length > 6) || kind === "uncertainty";
       html = continuous ? legendRamp(items) : legendItems(items.slice(0, 24));
       if (items.length > 24 && !continuous) html += `<span class="item muted">+${items.length - 24} more</span>`;
     } else if (kind === "esd_preview") html = '<span class="item muted">Embedding dimensions 1–3 as RGB</span>';
@@ -518,7 +519,21 @@ export class ResultsPanel {
     });
     html += "</tbody></table>";
     if (t.changed_ha !== undefined) html += `<p class="hint">Changed: ${fmt(t.changed_ha, 0)} ha</p>`;
+    html += this.temporalTable();
     $("transition-table").innerHTML = html;
+  }
+
+  /** Pixel-years the temporal step (smoothing + HMM) moved, per pair of classes, all years together. */
+  temporalTable() {
+    const tm = this.a && this.a.stats && this.a.stats.temporal;
+    if (!tm || !tm.changed_pixel_years) return "";
+    const cls = tm.classes;
+    let html = `<h4>Changed by the temporal step</h4><p class="hint">Pixel-years moved from the class of their own year (row) to the consistent class (column): ${fmt(tm.changed_total, 0)} of ${fmt(tm.pixel_years, 0)}; year-to-year changes ${fmt(tm.changes_before, 0)} → ${fmt(tm.changes_after, 0)}.</p>`;
+    html += `<table class="temporal-changed"><thead><tr><th>before ↓ / after →</th>${cls.map((c) => `<th class="num">${esc(c)}</th>`).join("")}</tr></thead><tbody>`;
+    tm.changed_pixel_years.forEach((row, i) => {
+      html += `<tr><th>${esc(cls[i])}</th>${row.map((v, j) => `<td class="num${i === j ? " diag" : ""}">${i === j ? "" : fmt(v, 0)}</td>`).join("")}</tr>`;
+    });
+    return html + "</tbody></table>";
   }
 
   renderAccuracy() {

@@ -57,7 +57,7 @@ def test_more_smoothness_pulls_harder() -> None:
 def test_series_and_disabled() -> None:
     p = np.stack([two_class(np.full((4, 4), 0.8))] * 3)  # (3, 2, 4, 4)
     valid = np.ones((3, 4, 4), bool)
-    out = smooth_series(p, valid, SmoothingConfig())
+    out = smooth_series(p, valid, SmoothingConfig(enabled=True))
     assert out.shape == p.shape
     np.testing.assert_allclose(out, p, atol=1e-4)  # a uniform field is left as it is
     np.testing.assert_array_equal(

@@ -1,4 +1,6 @@
-"""Stage 4, change: the published COGs (land cover per year, change, similarity, ESD preview).
+"""Stage 4, change: the published COGs (land cover and uncertainty per year, change, similarity, ESD preview).
+
+Land cover, uncertainty and change products come from the consistent maps of the temporal step.
 
 The similarity and ESD preview COGs depend on the embeddings alone: :func:`write_esd_products` writes
 them as soon as the windows are looked up (beside relabel and the classify windows). The class
@@ -21,6 +23,7 @@ from monitoring.services.pipeline import state
 from monitoring.services.pipeline.classify import mosaic
 from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.paths import analysis_dir, relative
+from monitoring.services.pipeline.temporal import consistent_maps
 
 
 def change_pair(inputs: AnalysisInputs) -> tuple[int, int]:
@@ -32,10 +35,12 @@ def change_pair(inputs: AnalysisInputs) -> tuple[int, int]:
 
 
 def class_maps(inputs: AnalysisInputs) -> np.ndarray:
-    """(Y, H, W) uint8 class maps of the whole grid (255 outside the AOI or without data)."""
-    classes = mosaic(inputs, "classes", (len(inputs.years),), np.uint8, NODATA_CLASS)
-    classes[:, ~inputs.grid.aoi_mask(inputs.aoi_geometry)] = NODATA_CLASS
-    return classes
+    """(Y, H, W) uint8 consistent class maps of the whole grid (255 outside the AOI or without data).
+
+    The output of the temporal step (:func:`~monitoring.services.pipeline.temporal.consistent_maps`):
+    with ``temporal.enabled`` and ``smoothing.enabled`` both false, each year's own most probable class.
+    """
+    return consistent_maps(inputs)["classes"]
 
 
 def _product(
@@ -73,10 +78,15 @@ def write_products(analysis_id: int) -> bool:
     out = analysis_dir(analysis_id)
     crs, transform = grid.crs, grid.affine
     with state.timed(analysis_id, "change"):
-        classes = class_maps(inputs)
+        consistent = consistent_maps(inputs)
+        classes, uncertainty = consistent["classes"], consistent["uncertainty"]
         products: list[tuple] = []
         for j, year in enumerate(years):
             path = write_class_cog(out / f"landcover_{year}.tif", classes[j], crs, transform, colors)
+            unc = write_value_cog(
+                out / f"uncertainty_{year}.tif", uncertainty[j].astype(np.float32), crs, transform, np.nan
+            )
+            products.append(("uncertainty", unc, "uncertainty", year, 0, {}))
             counts = np.bincount(classes[j][classes[j] != NODATA_CLASS], minlength=len(names))
             products.append(
                 (

@@ -1,5 +1,8 @@
 """Stage 3, classify: a classifier trained on the dynamic samples maps every pixel-year (per window).
 
+Each window keeps the per-class probabilities of every pixel-year (``probs``), which the temporal
+step (:mod:`monitoring.services.pipeline.temporal`) turns into consistent maps.
+
 The classifier is trained as soon as relabel is done (it needs only the label pixels), while the
 windows may still be looked up; the windows are classified once both are there (:func:`classify_join`).
 """
@@ -12,7 +15,7 @@ import pickle
 import numpy as np
 
 from ml.esd.codec import indices_to_codes
-from ml.mapping import MapperConfig, cross_validate, features, fit_mapper, predict_window
+from ml.mapping import NODATA_CLASS, MapperConfig, cross_validate, features, fit_mapper, predict_proba_window
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state
@@ -109,7 +112,10 @@ def classify_window(analysis_id: int, index: int) -> bool:
             codes = np.moveaxis(
                 indices_to_codes(data["indices"]), -1, 2
             )  # (Y, 12, H, W, 6) -> (Y, 12, 6, H, W)
-            save_npz(out, classes=predict_window(model, codes, valid))
+            probs = predict_proba_window(model, codes, valid, len(inputs.class_names))  # (Y, C, H, W)
+            top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
+            classes = np.where(valid, top, NODATA_CLASS).astype(np.uint8)  # each year on its own
+            save_npz(out, classes=classes, probs=probs)
     done = sum((classify_dir(inputs) / f"w{w.index:05d}.npz").exists() for w in windows)
     state.set_progress(analysis_id, "classify", 0.1 + 0.9 * done / len(windows))
     if done < len(windows):
@@ -120,14 +126,15 @@ def classify_window(analysis_id: int, index: int) -> bool:
 def mosaic(inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype, fill) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Assemble one array of every window into the full grid, ``(*shape_tail, H, W)``.
 
-    ``classes`` comes from the classify windows, ``similarity`` and ``preview`` from the lookup windows.
+    ``classes`` (each year's own most probable class) and ``probs`` (per-class probabilities) come from
+    the classify windows, ``similarity`` and ``preview`` from the lookup windows.
     """
     grid = inputs.grid
     full = np.full((*shape_tail, grid.height, grid.width), fill, dtype=dtype)
     for w in grid.windows():
         path = (
             classify_dir(inputs) / f"w{w.index:05d}.npz"
-            if name == "classes"
+            if name in ("classes", "probs")
             else features_path(inputs, w.index)
         )
         with np.load(path, allow_pickle=False) as data:

@@ -1,4 +1,4 @@
-"""Stage 5, finalize: statistics (areas, transitions, accuracy) and the download files."""
+"""Stage 5, finalize: statistics (areas, transitions, temporal step, accuracy) and the download files."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from ml.change import change_statistics, pixel_area_ha
 from monitoring.models import Analysis
 from monitoring.services.exports import write_exports
 from monitoring.services.pipeline import state
-from monitoring.services.pipeline.change import class_maps
 from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.services.pipeline.temporal import consistent_maps, temporal_statistics
 
 
 def finalize(analysis_id: int) -> bool:
@@ -19,10 +19,12 @@ def finalize(analysis_id: int) -> bool:
     inputs = AnalysisInputs(analysis)
     grid = inputs.grid
     with state.timed(analysis_id, "finalize"):
-        classes = class_maps(inputs)
+        maps = consistent_maps(inputs)
+        classes = maps["classes"]
         area = pixel_area_ha(grid.affine, grid.crs, grid.height, grid.width)
         stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
         stats["areas"] = change_statistics(classes, inputs.years, area, inputs.class_names)
+        stats["temporal"] = temporal_statistics(inputs, maps)
         stats["grid"] = {
             "width": grid.width,
             "height": grid.height,

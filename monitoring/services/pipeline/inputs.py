@@ -101,7 +101,7 @@ class AnalysisInputs:
     @cached_property
     def classify_key(self) -> str:
         params = {k: v for k, v in self.analysis.parameters.items() if k in {"classifier", "seed"}}
-        return _hash("classify", self.relabel_key, self.lookup_key, params)
+        return _hash("classify", self.relabel_key, self.lookup_key, params, "probs")  # windows keep probs
 
     @cached_property
     def store_year_start_month(self) -> int:
