@@ -28,17 +28,14 @@ the labelled points (which played no part in the choice) are the held-out checks
 
     DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_temporal.py
 
-Writes ``bench/results/temporal.json``.
+Writes ``bench/results/temporal_*.json`` (through :func:`bench.results.record`).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -59,7 +56,6 @@ QUEUE = f"esd-bench-temporal-{uuid.uuid4().hex[:6]}"
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
 WORK = Path(os.environ.get("ESD_BENCH_DIR", tempfile.mkdtemp(prefix="esd-bench-temporal-")))
 os.environ["MEDIA_ROOT"] = str(WORK / "media")
-RESULTS = REPO / "bench" / "results" / "temporal.json"
 STATIC_YEAR = 2012  # crop year of the static labels (Sep 2011 - Aug 2012)
 
 
@@ -116,11 +112,6 @@ def stability(classes: np.ndarray, forest: int, pixel_ha: float) -> Stability:
     )
 
 
-def is_dev(loc: str) -> bool:
-    """The fixed development half of the labelled locations (hash of the location id)."""
-    return hashlib.sha256(loc.encode()).digest()[0] % 2 == 0
-
-
 @dataclass(frozen=True)
 class LabelPixels:
     """The dtwSat labelled points as grid pixels."""
@@ -152,16 +143,11 @@ def label_pixels(grid: Any, shared: Path) -> LabelPixels:
     )
 
 
-def accuracy(
-    classes: np.ndarray, years: list[int], names: list[str], lp: LabelPixels, subset: str
-) -> dict[str, Any]:
+def accuracy(classes: np.ndarray, years: list[int], names: list[str], lp: LabelPixels) -> dict[str, Any]:
     """Per-year map OA at the labelled points and the change F1 at the other years' labels."""
     from ml.dynamic_eval import score_dynamic
 
     keep = lp.row >= 0
-    if subset != "all":
-        dev = np.array([is_dev(loc) for loc in lp.loc])
-        keep &= dev if subset == "dev" else ~dev
     per_year: dict[int, dict[str, float]] = {}
     pred: dict[tuple[str, int], str] = {}
     for i in np.nonzero(keep)[0]:
@@ -380,7 +366,7 @@ def main() -> None:
             "is_default": tcfg == default_t and scfg == default_s,
             "seconds": round(seconds, 3),
             "stability": asdict(stability(out.classes, forest, pixel_ha)),
-            "labels": accuracy(out.classes, years, names, lp, "all"),
+            "labels": accuracy(out.classes, years, names, lp),
         }
         for h, m in halves.items():
             row[h] = {
@@ -410,84 +396,98 @@ def main() -> None:
     print("chosen on dev:", best["setting"], flush=True)
     costs = cost()
     print("cost s per million pixel-years:", costs, flush=True)
-    machine = f"{platform.node()} {os.cpu_count()} cores"
-    load = os.getloadavg()[0]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_temporal.py"
     before = rows[0]
-    after = next((r for r in rows if r["is_default"]), None)
+    after = next(r for r in rows if r["is_default"])
     report = {"rows": rows, "chosen_on_dev": best["setting"], "cost": costs, "timings": analysis.timings}
-    if args.no_write:
-        print(json.dumps(report, indent=1))
-        return
-    common = {"command": command, "machine": machine, "load": round(load, 2), "commit": commit, "date": date}
-    figures = [
-        {
-            "name": "temporal cost per million pixel-years (HMM)",
-            "value": costs["hmm"],
-            "unit": "s",
-            "goal": "must not dominate the analysis",
-        },
-        {
-            "name": "temporal cost per million pixel-years (HMM + smoothing)",
-            "value": costs["hmm_and_smoothing"],
-            "unit": "s",
-            "goal": "must not dominate the analysis",
-        },
-    ]
-    for tag, row in (("before", before), ("after", after)):
-        if row is None:
-            continue
-        st = row["stability"]
-        figures += [
-            {
-                "name": f"MT demo reversals per pixel ({tag})",
-                "value": st["reversals_per_pixel"],
-                "unit": "A->B->A per pixel",
-                "goal": "<= 0.10",
-            },
-            {
-                "name": f"MT demo pixels with >= 3 changes ({tag})",
-                "value": st["share_3plus_changes"],
-                "unit": "share",
-                "goal": "<= 0.05",
-            },
-            {
-                "name": f"MT demo Forest area max year-to-year change ({tag})",
-                "value": st["forest_max_step"],
-                "unit": "share",
-                "goal": "<= 0.10",
-            },
-            {
-                "name": f"MT demo spliced real changes kept at the right year, test half ({tag})",
-                "value": row["test"]["splice"]["recall"],
-                "unit": "recall",
-                "goal": "reported",
-            },
-            {
-                "name": f"MT demo map change F1 at labels ({tag})",
-                "value": row["labels"]["change"]["change_f1"],
-                "unit": "F1",
-                "goal": "reported",
-            },
-        ]
-        for year, v in row["labels"]["per_year"].items():
-            figures.append(
-                {
-                    "name": f"MT demo map OA {year} ({tag})",
-                    "value": v["oa"],
-                    "unit": "OA",
-                    "goal": "after >= before - 0.01",
-                }
-            )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps([{**f, **common} for f in figures], indent=1) + "\n")
-    (WORK / "temporal_details.json").write_text(json.dumps({**common, **report}, indent=1) + "\n")
+    (WORK / "temporal_details.json").write_text(json.dumps(report, indent=1) + "\n")
     print("details in", WORK / "temporal_details.json")
-    print("wrote", RESULTS)
+    summary = {
+        tag: {
+            "stability": row["stability"],
+            "labels": row["labels"],
+            "splice_test": row["test"]["splice"],
+            "splice_dev": row["dev"]["splice"],
+        }
+        for tag, row in (("before", before), ("after", after))
+    }
+    print(json.dumps(summary, indent=1))
+    if args.no_write:
+        return
+    from bench.results import Figure, record
+
+    command = "DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_temporal.py"
+    deltas = [after["labels"]["per_year"][y]["oa"] - v["oa"] for y, v in before["labels"]["per_year"].items()]
+
+    def fig(name: str, value: float, unit: str, goal: str, title: str, details: Any = None) -> Figure:
+        return Figure(
+            name=name,
+            value=round(float(value), 4),
+            unit=unit,
+            goal=goal,
+            title=title,
+            command=command,
+            section="temporal",
+            details=details or {},
+        )
+
+    sa, sb = after["stability"], before["stability"]
+    record(
+        fig("temporal_cost_hmm", costs["hmm"], "s", "", "Temporal HMM, seconds per million pixel-years"),
+        fig(
+            "temporal_cost_hmm_smoothing",
+            costs["hmm_and_smoothing"],
+            "s",
+            "",
+            "Temporal HMM + spatial smoothing, seconds per million pixel-years",
+        ),
+        fig(
+            "temporal_reversals",
+            sa["reversals_per_pixel"],
+            "per pixel",
+            "<= 0.10",
+            f"MT demo A->B->A reversals per pixel, 7 years (before {sb['reversals_per_pixel']})",
+        ),
+        fig(
+            "temporal_3plus_changes",
+            100 * sa["share_3plus_changes"],
+            "%",
+            "<= 5",
+            f"MT demo pixels with >= 3 changes (before {100 * sb['share_3plus_changes']:.1f}%)",
+        ),
+        fig(
+            "temporal_forest_step",
+            100 * sa["forest_max_step"],
+            "%",
+            "<= 10",
+            f"MT demo largest year-to-year Forest area change (before {100 * sb['forest_max_step']:.1f}%)",
+            {"forest_ha_after": sa["forest_ha"], "forest_ha_before": sb["forest_ha"]},
+        ),
+        fig(
+            "temporal_map_oa_worst_delta",
+            100 * min(deltas),
+            "points",
+            ">= -1",
+            "MT demo per-year map OA at dtwSat labels, worst year after - before",
+            {"before": before["labels"]["per_year"], "after": after["labels"]["per_year"]},
+        ),
+        fig(
+            "temporal_change_f1",
+            after["labels"]["change"]["change_f1"],
+            "F1",
+            "",
+            f"MT demo map change F1 at labelled changed location-years (before {before['labels']['change']['change_f1']})",
+            {"before": before["labels"]["change"], "after": after["labels"]["change"]},
+        ),
+        fig(
+            "temporal_splice_f1",
+            after["test"]["splice"]["f1"],
+            "F1",
+            "",
+            f"MT demo spliced real changes, test half: F1 of the change year (before {before['test']['splice']['f1']})",
+            {"before": before["test"]["splice"], "after": after["test"]["splice"]},
+        ),
+    )
+    print("wrote bench/results/temporal_*.json")
 
 
 if __name__ == "__main__":

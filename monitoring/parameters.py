@@ -19,7 +19,9 @@ from typing import Any
 from rest_framework import serializers
 
 from ml.mapping import MapperConfig
+from ml.smoothing import SmoothingConfig
 from ml.tasgen.pipeline import TasGenConfig
+from ml.temporal import TemporalConfig
 
 YEAR_MIN, YEAR_MAX = 1980, 2100
 
@@ -30,6 +32,8 @@ def _defaults(config: type) -> dict[str, Any]:
 
 TASGEN_DEFAULTS = _defaults(TasGenConfig)
 MAPPER_DEFAULTS = _defaults(MapperConfig)
+TEMPORAL_DEFAULTS = _defaults(TemporalConfig)
+SMOOTHING_DEFAULTS = _defaults(SmoothingConfig)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -147,6 +151,44 @@ class ClassifierParametersSerializer(StrictSerializer):
     n_jobs = _int("n_jobs", 1, 64, M, "threads for fit/predict")
 
 
+TM = TEMPORAL_DEFAULTS
+
+
+class TemporalParametersSerializer(StrictSerializer):
+    """Temporal step (HMM over each pixel's years) settings: the fields of ``ml.temporal.TemporalConfig``."""
+
+    enabled = _bool(
+        "enabled", TM, "pick each pixel's most probable class sequence (false: each year on its own)"
+    )
+    stay = _float("stay", 0.0, 1.0, TM, "prior probability of keeping the class from one year to the next")
+    prior_share = _float(
+        "prior_share",
+        0.0,
+        1.0,
+        TM,
+        "weight of that prior against the dynamic samples' transition frequencies",
+    )
+    floor = _float("floor", 1e-4, 0.5, TM, "class probabilities below this count as this much")
+
+
+SM = SMOOTHING_DEFAULTS
+
+
+class SmoothingParametersSerializer(StrictSerializer):
+    """Spatial smoothing (as sits_smooth) settings: the fields of ``ml.smoothing.SmoothingConfig``."""
+
+    enabled = _bool("enabled", SM, "smooth each year's class probabilities over a neighbourhood first")
+    window = _int("window", 3, 15, SM, "odd side of the square neighbourhood, in pixels")
+    smoothness = _float(
+        "smoothness", 0.01, 1000.0, SM, "variance of a pixel's own logit: larger smooths more"
+    )
+
+    def validate_window(self, value: int) -> int:
+        if value % 2 == 0:
+            raise serializers.ValidationError("must be odd")
+        return value
+
+
 class AnalysisParametersSerializer(StrictSerializer):
     """Optional settings of an analysis; every one has a default."""
 
@@ -176,6 +218,12 @@ class AnalysisParametersSerializer(StrictSerializer):
     )
     tasgen = TasGenParametersSerializer(required=False, help_text="TasGen relabelling settings")
     classifier = ClassifierParametersSerializer(required=False, help_text="map classifier settings")
+    temporal = TemporalParametersSerializer(
+        required=False, help_text="temporal consistency of the yearly maps (HMM over each pixel's years)"
+    )
+    smoothing = SmoothingParametersSerializer(
+        required=False, help_text="spatial smoothing of the class probabilities before the temporal step"
+    )
 
     def validate_change_pair(self, value: list[int] | None) -> list[int] | None:
         if value is not None and value[0] == value[1]:

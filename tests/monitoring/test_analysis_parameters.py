@@ -13,11 +13,15 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from ml.mapping import MapperConfig
+from ml.smoothing import SmoothingConfig
 from ml.tasgen.pipeline import TasGenConfig
+from ml.temporal import TemporalConfig
 from monitoring.models import Analysis
 from monitoring.parameters import (
     ClassifierParametersSerializer,
+    SmoothingParametersSerializer,
     TasGenParametersSerializer,
+    TemporalParametersSerializer,
     analysis_parameters_clean,
 )
 from monitoring.services.pipeline import runner
@@ -38,6 +42,11 @@ BAD = [  # (parameters, the path of the field the 400 names)
     ({"change_pair": [2008, 2008]}, ["change_pair"]),
     ({"change_pair": [2001, 2008]}, ["change_pair"]),  # 2001 is outside the analysis' 2007-2013
     ({"colour": "red"}, ["colour"]),
+    ({"temporal": {"stay": 1.5}}, ["temporal", "stay"]),
+    ({"temporal": {"prior_share": -0.1}}, ["temporal", "prior_share"]),
+    ({"temporal": {"enabeld": False}}, ["temporal", "enabeld"]),
+    ({"smoothing": {"window": 4}}, ["smoothing", "window"]),
+    ({"smoothing": {"smoothness": 0}}, ["smoothing", "smoothness"]),
 ]
 
 
@@ -90,6 +99,13 @@ def test_every_config_field_is_declared_with_its_default() -> None:
     for f in fields(MapperConfig):
         if f.name != "seed":  # the top-level ``seed``
             assert f.name in classifier and classifier[f.name].default == f.default, f.name
+    for serializer, config in (
+        (TemporalParametersSerializer, TemporalConfig),
+        (SmoothingParametersSerializer, SmoothingConfig),
+    ):
+        declared = serializer().fields
+        for f in fields(config):
+            assert f.name in declared and declared[f.name].default == f.default, (config.__name__, f.name)
 
 
 @pytest.mark.django_db

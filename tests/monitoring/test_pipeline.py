@@ -109,6 +109,29 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
                 assert abs(stored[key][part][name] - share) <= 1e-4, (key, part, name)
 
 
+def assert_consistent_maps(pk: int, stats: dict) -> None:  # type: ignore[type-arg]
+    """The published land cover is the temporal step's output; its table counts what the step moved."""
+    import numpy as np
+    import rasterio
+
+    from monitoring.services.pipeline.inputs import AnalysisInputs
+    from monitoring.services.pipeline.paths import analysis_dir
+    from monitoring.services.pipeline.temporal import consistent_maps
+
+    maps = consistent_maps(AnalysisInputs(Analysis.objects.get(pk=pk)))
+    for j, year in enumerate(YEARS):
+        with rasterio.open(analysis_dir(pk) / f"landcover_{year}.tif") as src:
+            assert np.array_equal(src.read(1), maps["classes"][j]), year
+        with rasterio.open(analysis_dir(pk) / f"uncertainty_{year}.tif") as src:
+            unc = src.read(1)
+        seen = maps["classes"][j] != 255
+        assert np.isnan(unc[~seen]).all() and ((unc[seen] >= 0) & (unc[seen] <= 1)).all()
+    moved = (maps["raw"] != maps["classes"]) & (maps["raw"] != 255)
+    tm = stats["temporal"]
+    assert tm["changed_total"] == int(moved.sum()) == int(np.sum(tm["changed_pixel_years"])) > 0
+    assert tm["changes_after"] < tm["changes_before"]  # the maps hold still where they flickered
+
+
 def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
     pk = start_demo_analysis(api, shared_data)
     body = wait_done(api, pk)
@@ -119,7 +142,9 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     for kind in ("change_last_year", "change_count", "change_from_to"):
         assert any(k == kind for k, _ in kinds)
     assert sum(k == "similarity" for k, _ in kinds) == len(YEARS) - 1
+    assert sorted(y for k, y in kinds if k == "uncertainty") == YEARS
     stats = body["stats"]
+    assert_consistent_maps(pk, stats)
     assert [row for row in stats["areas"]["years"]] == YEARS
     assert all(total > 0 for total in stats["areas"]["total_ha"])
     assert 0.0 <= stats["accuracy"]["oa"] <= 1.0 and "kappa" in stats["accuracy"]
