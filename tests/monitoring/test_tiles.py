@@ -129,7 +129,18 @@ def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, mon
         (c["name"], c["color"]) for c in body["classes"]
     ]
     assert [e["value"] for e in legends["change_last_year"]] == YEARS[1:]
-    assert set(legends) == {"landcover", "change_last_year", "change_count", "change_from_to", "similarity"}
+    assert set(legends) == {
+        "landcover",
+        "change_last_year",
+        "change_count",
+        "change_from_to",
+        "similarity",
+        "uncertainty",
+    }
+    # uncertainty of a year: a float COG shown through the rescaled white..red ramp of its legend
+    unc = api.get(products[("uncertainty", YEARS[-1])]["tiles"].format(z=z, x=x, y=y))
+    assert unc.status_code == 200 and (png_rgba(unc.content)[..., 3] == 255).any()
+    assert [e["value"] for e in legends["uncertainty"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert other_api.get(f"/api/analyses/{pk}/legends/").status_code == 404
 
     # ESD preview of the store itself: any user, non-empty over the demo raster, 404 elsewhere
