@@ -205,6 +205,13 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     assert page.is_visible("#swipe-divider")
     shot(page, "compare_years")
     page.uncheck("#swipe-on")
+    # the uncertainty of the year: its own layer with a ramp legend; the temporal step's own table
+    page.check('input[name="layer"][value="uncertainty"]')
+    wait_tiles_loaded(page, "product-tiles")
+    assert page.locator("#legend .ramp").count() == 1
+    assert "all classes equal" in page.inner_text("#map-legend")
+    assert "Changed by the temporal step" in (page.text_content("#transition-table") or "")
+    page.check('input[name="layer"][value="landcover"]')
 
     # -- click a pixel: its monthly series and classes
     px, py = map_point(page, -55.95, -12.02)
