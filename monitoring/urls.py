@@ -2,9 +2,8 @@
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from monitoring.apis import analyses, aois, explore, labels, tiles
+from monitoring.apis import accounts, analyses, aois, explore, labels, tiles
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -32,7 +31,7 @@ urlpatterns = [
         analyses.ProductDownloadApi.as_view(),
         name="product-download",
     ),
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", accounts.TokenApi.as_view(), name="api-token"),
     path(
         "analyses/<int:pk>/products/<int:product_pk>/tiles/<int:z>/<int:x>/<int:y>.png",
         tiles.ProductTileApi.as_view(),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.contrib.auth.views import LoginView
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from monitoring.selectors.health import health_report
+from monitoring.throttles import LoginRateThrottle
 
 
 @require_GET
@@ -22,7 +25,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and log in."""
+    """Create an account and log in; 404 when sign-up is switched off (``ESD_ALLOW_SIGNUP=0``)."""
+    if not settings.ESD_ALLOW_SIGNUP:
+        raise Http404("sign-up is switched off on this server; ask an administrator for an account")
     if request.user.is_authenticated:
         return redirect("map")
     form = UserCreationForm(request.POST or None)
@@ -37,3 +42,26 @@ def signup(request: HttpRequest) -> HttpResponse:
 def map_page(request: HttpRequest) -> HttpResponse:
     """The map page where users draw AOIs, upload labels and explore analyses."""
     return render(request, "monitoring/map.html")
+
+
+class ThrottledLoginView(LoginView):
+    """Django's log-in page; a client over ``ESD_LOGIN_RATE`` sign-in attempts gets 429 for a while."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[no-untyped-def]
+        throttle = LoginRateThrottle()
+        if not throttle.allow_request(request, self):
+            wait = int(throttle.wait() or 1) + 1
+            response = render(
+                request,
+                "registration/login.html",
+                {"form": self.get_form(), "throttled": f"Too many sign-in attempts; try again in {wait} s."},
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def allow_signup(request: HttpRequest) -> dict[str, bool]:
+    """Template context: whether to show the sign-up links."""
+    return {"allow_signup": settings.ESD_ALLOW_SIGNUP}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,19 @@ from monitoring.parsers.geometry import (
     check_polygon,
     crs_label,
     geodesic_area_km2,
+    geodesic_distance_km,
     out_of_range,
     polygonal_part,
     to_wgs84,
 )
 from monitoring.parsers.readers import read_upload
-from monitoring.parsers.types import AoiUploadReport, UploadError, UploadLimits, ValidatedAoi
+from monitoring.parsers.types import (
+    AoiUploadReport,
+    CoveragePatch,
+    UploadError,
+    UploadLimits,
+    ValidatedAoi,
+)
 
 NAME_COLUMNS = ("name", "title", "label", "id")
 
@@ -32,6 +40,7 @@ def parse_aoi(
     coverage: BaseGeometry | None = None,
     *,
     layer: str | None = None,
+    patches: Sequence[CoveragePatch] = (),
 ) -> AoiUploadReport:
     """Read an AOI file: all its polygons merged into one MultiPolygon in EPSG:4326.
 
@@ -64,7 +73,7 @@ def parse_aoi(
         )
     merged = polygons[0] if len(polygons) == 1 else GeometryCollection(polygons)
     try:
-        validated = validate_aoi_geometry(merged, limits, coverage)
+        validated = validate_aoi_geometry(merged, limits, coverage, patches)
     except UploadError as exc:
         raise UploadError(f"{name}: {exc.message}") from None
     warnings = list(validated.warnings)
@@ -110,13 +119,15 @@ def validate_aoi_geometry(
     geom: BaseGeometry | dict[str, Any] | str,
     limits: UploadLimits,
     coverage: BaseGeometry | None = None,
+    patches: Sequence[CoveragePatch] = (),
 ) -> ValidatedAoi:
     """Check an AOI in EPSG:4326 (a shapely geometry, or GeoJSON as dict or text: geometry, Feature,
     FeatureCollection).
 
     Returns the valid MultiPolygon, its geodesic area (km²) and warnings (repairs, partial
     coverage). Raises ``UploadError`` when it is not polygonal, off the globe, degenerate, larger
-    than ``limits.max_aoi_km2`` or entirely outside ``coverage``.
+    than ``limits.max_aoi_km2`` or entirely outside ``coverage``; that message names the covered
+    ``patches`` nearest to the AOI (the store's tiles, with their years).
     """
     if isinstance(geom, str | dict):
         try:
@@ -142,7 +153,7 @@ def validate_aoi_geometry(
         if check.geometry is not None:
             fixed.append(check.geometry)
             if check.repaired:
-                warnings.append(f"invalid AOI polygon repaired ({check.reason})")
+                warnings.append(f"invalid AOI polygon repaired ({check.reason}): {check.repair}")
     if not fixed:
         raise UploadError(
             "the AOI polygon is degenerate (zero area: its points are collinear or repeated); draw it again."
@@ -162,14 +173,53 @@ def validate_aoi_geometry(
     if coverage is not None:
         inside = result.intersection(coverage)
         if inside.is_empty or geodesic_area_km2(polygonal_part(inside) or Polygon()) == 0:
-            x0, y0, x1, y1 = coverage.bounds
             raise UploadError(
-                "the AOI does not overlap the ESD store's coverage (no embeddings there; the store covers "
-                f"lon {x0:.3f} to {x1:.3f}, lat {y0:.3f} to {y1:.3f}); move the AOI onto the covered area."
+                "the AOI does not overlap the ESD store's coverage (no embeddings there). "
+                + nearest_patches_text(result, patches)
             )
         share = 1 - geodesic_area_km2(polygonal_part(inside) or Polygon()) / area if area > 0 else 0.0
         if share > 0.001:
             warnings.append(
-                f"{share:.0%} of the AOI lies outside the ESD store's coverage; those pixels will have no data."
+                f"{_percent(share)} of the AOI lies outside the ESD store's coverage; "
+                "those pixels will have no data."
             )
     return ValidatedAoi(result, area, warnings)
+
+
+NEAREST_PATCHES = 5  # covered patches named in the "no coverage" message
+
+
+def nearest_patches_text(aoi: BaseGeometry, patches: Sequence[CoveragePatch]) -> str:
+    """A sentence naming the covered patches nearest to ``aoi``: name, years, bounds, distance."""
+    if not patches:
+        return "Index an ESD store that covers it (manage.py esd_index)."
+    centre = aoi.centroid
+    ranked = sorted(patches, key=lambda p: geodesic_distance_km(centre, p.footprint))
+    items = []
+    for patch in ranked[:NEAREST_PATCHES]:
+        x0, y0, x1, y1 = patch.footprint.bounds
+        items.append(
+            f"{patch.name} ({_years_text(patch.years)}; lon {x0:.3f} to {x1:.3f}, lat {y0:.3f} to {y1:.3f}; "
+            f"{geodesic_distance_km(centre, patch.footprint):,.0f} km away)"
+        )
+    more = f" and {len(patches) - NEAREST_PATCHES} more" if len(patches) > NEAREST_PATCHES else ""
+    return f"Covered areas nearest to it: {'; '.join(items)}{more}. Move the AOI onto one of them."
+
+
+def _years_text(years: Sequence[int]) -> str:
+    ys = sorted(set(years))
+    if not ys:
+        return "no years"
+    if ys == list(range(ys[0], ys[-1] + 1)):
+        return f"{ys[0]}-{ys[-1]}" if len(ys) > 1 else str(ys[0])
+    return ", ".join(map(str, ys))
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage that never reads 0% (or 100%) for a share that is not."""
+    text = f"{share:.0%}"
+    if text in {"0%", "100%"}:
+        text = f"{share:.1%}"
+    if text in {"0.0%", "100.0%"}:
+        text = f"{share:.2%}"
+    return text

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.ops
 from pyproj import CRS, Geod
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -52,6 +53,9 @@ class PolygonCheck:
     geometry: Polygon | MultiPolygon | None  # valid polygonal geometry, None when refused
     repaired: bool  # True when make_valid changed it
     reason: str  # why it was repaired (shapely's explanation) or refused
+    # For a repair, what it did: the parts it made and the area before (as drawn) and after, e.g.
+    # "split into 2 polygons; area as drawn 0 km², after repair 3.12 km²" ("" otherwise)
+    repair: str = ""
 
 
 def check_polygon(geom: Polygon | MultiPolygon) -> PolygonCheck:
@@ -70,7 +74,23 @@ def check_polygon(geom: Polygon | MultiPolygon) -> PolygonCheck:
     fixed = polygonal_part(shapely.make_valid(geom))
     if fixed is None or fixed.area == 0:
         return PolygonCheck(None, False, f"degenerate polygon (zero area: {why})")
-    return PolygonCheck(fixed, True, why)
+    return PolygonCheck(fixed, True, why, repair_summary(geom, fixed))
+
+
+def repair_summary(before: Polygon | MultiPolygon, after: Polygon | MultiPolygon) -> str:
+    """What a repair did, in words: the polygons it made and the geodesic area before and after.
+
+    The area "as drawn" is the signed area of the rings as given: the loops of an outline that
+    crosses itself count with opposite signs (a symmetric bow tie is 0 km² as drawn).
+    """
+    drawn = abs(_GEOD.geometry_area_perimeter(before)[0]) / 1e6
+    parts = len(after.geoms) if isinstance(after, MultiPolygon) else 1
+    shape_text = f"split into {parts} polygons" if parts > 1 else "made into one valid polygon"
+    return f"{shape_text}; area as drawn {_km2(drawn)}, after repair {_km2(geodesic_area_km2(after))}"
+
+
+def _km2(value: float) -> str:
+    return f"{value:.3g} km²" if value < 100 else f"{value:,.0f} km²"
 
 
 def polygonal_part(geom: BaseGeometry) -> Polygon | MultiPolygon | None:
@@ -96,3 +116,12 @@ def geodesic_area_km2(geom: BaseGeometry) -> float:
         return 0.0
     area, _ = _GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area) / 1e6
+
+
+def geodesic_distance_km(point: BaseGeometry, geom: BaseGeometry) -> float:
+    """Distance on the WGS84 ellipsoid from a lon/lat point to the nearest point of ``geom`` (0 inside)."""
+    if geom.covers(point):
+        return 0.0
+    nearest = shapely.ops.nearest_points(point, geom)[1]
+    _, _, metres = _GEOD.inv(point.x, point.y, nearest.x, nearest.y)
+    return float(metres) / 1000

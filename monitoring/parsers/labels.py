@@ -178,7 +178,11 @@ def _label_geometry(
         return geom, False, ""
     if isinstance(geom, Polygon | MultiPolygon):
         check = check_polygon(geom)
-        return check.geometry, check.repaired, check.reason
+        return (
+            check.geometry,
+            check.repaired,
+            f"{check.reason}: {check.repair}" if check.repair else check.reason,
+        )
     kind = geom.geom_type
     if "LineString" in kind:
         return None, False, f"{kind} geometry: labels must be points or polygons"

@@ -107,6 +107,15 @@ class AoiUploadReport:
     format: str = "geojson"
 
 
+@dataclass(frozen=True)
+class CoveragePatch:
+    """One covered patch of the ESD store (a store tile id), for messages that point users to data."""
+
+    name: str  # the tile id, e.g. "MT-DTWSAT"
+    years: tuple[int, ...]  # years with tiles, sorted
+    footprint: BaseGeometry  # union of its tiles' footprints, lon/lat
+
+
 class ValidatedAoi(NamedTuple):
     """Result of :func:`validate_aoi_geometry` (unpacks as ``geometry, area_km2, warnings``)."""
 

@@ -12,7 +12,7 @@ from shapely.geometry.base import BaseGeometry
 from monitoring.errors import ApplicationError
 from monitoring.models import AOI
 from monitoring.parsers import UploadError, parse_aoi, validate_aoi_geometry
-from monitoring.selectors.store import coverage_geometry
+from monitoring.selectors.store import coverage_geometry, coverage_patches
 from monitoring.services.uploads import upload_limits
 
 
@@ -33,7 +33,9 @@ def _shapely_from_geojson(geometry: dict[str, Any] | BaseGeometry) -> BaseGeomet
 def aoi_create(*, owner, name: str, geometry: dict[str, Any] | BaseGeometry) -> tuple[AOI, list[str]]:  # type: ignore[no-untyped-def]
     """Store an AOI drawn in the browser (GeoJSON geometry, EPSG:4326); returns it and warnings."""
     try:
-        checked = validate_aoi_geometry(_shapely_from_geojson(geometry), upload_limits(), coverage_geometry())
+        checked = validate_aoi_geometry(
+            _shapely_from_geojson(geometry), upload_limits(), coverage_geometry(), coverage_patches()
+        )
     except UploadError as exc:
         raise ApplicationError(exc.message) from exc
     aoi = AOI.objects.create(
@@ -46,7 +48,9 @@ def aoi_create(*, owner, name: str, geometry: dict[str, Any] | BaseGeometry) -> 
 def aoi_import(*, owner, filename: str, content: bytes, name: str = "") -> tuple[AOI, list[str]]:  # type: ignore[no-untyped-def]
     """Store an AOI from an uploaded file (GeoJSON, zipped Shapefile, GeoPackage, KML)."""
     try:
-        report = parse_aoi(filename, content, upload_limits(), coverage_geometry())
+        report = parse_aoi(
+            filename, content, upload_limits(), coverage_geometry(), patches=coverage_patches()
+        )
     except UploadError as exc:
         raise ApplicationError(exc.message) from exc
     aoi = AOI.objects.create(
@@ -68,7 +72,7 @@ def aoi_update(
     if geometry is not None:
         try:
             checked = validate_aoi_geometry(
-                _shapely_from_geojson(geometry), upload_limits(), coverage_geometry()
+                _shapely_from_geojson(geometry), upload_limits(), coverage_geometry(), coverage_patches()
             )
         except UploadError as exc:
             raise ApplicationError(exc.message) from exc

@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from monitoring.parsers import (
+    CoveragePatch,
     LabelOptions,
     UploadError,
     UploadLimits,
@@ -292,10 +293,47 @@ def test_aoi_bowtie_is_repaired_and_partial_coverage_warned() -> None:
     result = validate_aoi_geometry(bowtie, LIMITS, coverage=shapely.box(-56.0, -12.6, -55.75, -12.2))
     assert result.geometry.is_valid and len(result.geometry.geoms) == 2
     assert result.warnings[0].startswith("invalid AOI polygon repaired (Self-intersection")
+    # the report says what the repair did and the area before (the loops cancel) and after
+    assert "split into 2 polygons; area as drawn 0 km², after repair " in result.warnings[0]
+    after = float(result.warnings[0].rsplit("after repair ", 1)[1].split(" km²")[0])
+    assert after == pytest.approx(result.area_km2, rel=1e-3) and after > 0
     assert (
         result.warnings[1]
         == "50% of the AOI lies outside the ESD store's coverage; those pixels will have no data."
     )
+
+
+def test_label_polygon_repair_reports_areas() -> None:
+    report = _labels("labels_polygons.geojson")
+    (warning,) = [w for w in report.warnings if w.startswith("row 3:")]
+    assert "split into 2 polygons; area as drawn" in warning and "after repair" in warning
+
+
+def test_small_outside_share_is_not_reported_as_zero_percent() -> None:
+    aoi = shapely.box(-55.9, -12.5, -55.6, -12.3)
+    coverage = shapely.box(-55.95, -12.55, -55.601, -12.25)  # all but a 0.001° strip: 0.3% outside
+    result = validate_aoi_geometry(aoi, LIMITS, coverage=coverage)
+    assert len(result.warnings) == 1 and not result.warnings[0].startswith("0%"), result.warnings
+    assert result.warnings[0].startswith("0.3% of the AOI lies outside"), result.warnings
+    inside = validate_aoi_geometry(aoi, LIMITS, coverage=shapely.box(-56, -13, -55, -12))
+    assert inside.warnings == []
+
+
+def test_no_coverage_message_names_the_nearest_patches_and_years() -> None:
+    patches = [
+        CoveragePatch("MT-DTWSAT", (2007, 2008, 2009), shapely.box(-55.99, -12.05, -55.91, -11.99)),
+        CoveragePatch("SI-EOLEARN", (2016, 2017), shapely.box(14.5, 45.9, 14.6, 46.0)),
+        CoveragePatch("CO-P035R032", (2008, 2010, 2012), shapely.box(-106.9, 39.0, -106.5, 39.4)),
+    ]
+    coverage = shapely.union_all([p.footprint for p in patches])
+    munich = shapely.box(11.4, 48.0, 11.6, 48.2)
+    with pytest.raises(UploadError) as caught:
+        validate_aoi_geometry(munich, LIMITS, coverage=coverage, patches=patches)
+    message = caught.value.message
+    assert "does not overlap the ESD store's coverage" in message
+    assert "-106.9" not in message.split("CO-P035R032")[0]  # no bounding box of everything first
+    first = message.index("SI-EOLEARN (2016-2017; lon 14.500 to 14.600, lat 45.900 to 46.000;")
+    assert first < message.index("MT-DTWSAT (2007-2009;") and "CO-P035R032 (2008, 2010, 2012;" in message
 
 
 def test_aoi_limit_message_states_area_and_limit() -> None:

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "monitoring.views.allow_signup",
             ],
         },
     },
@@ -129,6 +130,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-up page on/off (a private deployment creates accounts in the admin instead).
+ESD_ALLOW_SIGNUP = os.environ.get("ESD_ALLOW_SIGNUP", "1").lower() in {"1", "true", "yes", "on"}
+# Sign-in attempts (log-in page and API token) per client address; see monitoring/throttles.py.
+ESD_LOGIN_RATE = os.environ.get("ESD_LOGIN_RATE", "10/min")
+# Production settings set this: the demo user then never gets the well-known password.
+ESD_PRODUCTION = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "map"
 LOGOUT_REDIRECT_URL = "login"

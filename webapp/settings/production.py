@@ -16,6 +16,7 @@ if DEBUG:
 if not SECRET_KEY or SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY is the default or shorter than 32 characters: set SECRET_KEY")
 
+ESD_PRODUCTION = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True

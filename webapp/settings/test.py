@@ -26,3 +26,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The suite signs in many times from 127.0.0.1; tests/monitoring/test_sign_in_limits.py sets its own rate.
+ESD_LOGIN_RATE = os.environ.get("ESD_LOGIN_RATE", "1000/min")

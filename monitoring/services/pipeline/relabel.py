@@ -34,6 +34,7 @@ TASGEN_KEYS = {f for f in TasGenConfig.__dataclass_fields__}
 # Stages during which relabel (and the attribution after it) may run: relabel starts with the lookup.
 RELABEL_STAGES = ("lookup", "relabel")
 ATTRIBUTION_STAGES = ("lookup", "relabel", "classify", "change")
+SAMPLE_CHUNK = 200  # dynamic samples written per transaction (keeps SQLite's write lock short)
 
 
 def relabel_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
@@ -232,7 +233,7 @@ def sample_attributions(
 
 
 def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str, np.ndarray] | None) -> int:
-    """Replace the analysis' dynamic samples (one per label and year) in one transaction; returns the count.
+    """Replace the analysis' dynamic samples (one per label and year); returns the count.
 
     ``att`` (the attribution arrays) fills ``attribution`` when it is already known (a re-run with
     the same inputs); otherwise it stays empty until :func:`attribute` fills it.
@@ -260,11 +261,23 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str,
                 attribution=attributions.get((pk, years[j]), {}),
             )
         )
-    with transaction.atomic():
-        Analysis.objects.select_for_update().get(pk=analysis.pk)  # one writer at a time per analysis
-        DynamicSample.objects.filter(analysis=analysis).delete()
-        DynamicSample.objects.bulk_create(rows, batch_size=2000)
+    samples_replace(analysis.pk, rows)
     return len(rows)
+
+
+def samples_replace(analysis_id: int, rows: list[DynamicSample]) -> None:
+    """Replace the analysis' dynamic samples by ``rows`` in short transactions (SAMPLE_CHUNK rows each).
+
+    SQLite has one writer at a time: one transaction of all rows (20,000 for a large label set) held
+    the lock for seconds, and web requests waited or failed behind it. Here the delete is one
+    statement and each chunk its own transaction. A re-run (a redelivered task) deletes and writes
+    again; two runs at once write the same rows and ``ignore_conflicts`` keeps their union, which is
+    that same set. Readers may see part of the rows while the relabel stage runs; the stage is done
+    (and the analysis readable) only after this returns.
+    """
+    DynamicSample.objects.filter(analysis_id=analysis_id).delete()
+    for start in range(0, len(rows), SAMPLE_CHUNK):
+        DynamicSample.objects.bulk_create(rows[start : start + SAMPLE_CHUNK], ignore_conflicts=True)
 
 
 def relabel(analysis_id: int) -> bool:

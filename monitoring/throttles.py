@@ -1,0 +1,24 @@
+"""Throttles of the sign-in endpoints: password guessing gets 429, a real user waits at most a window.
+
+``POST /accounts/login/`` and ``POST /api/token/`` are limited to ``ESD_LOGIN_RATE`` attempts per
+client address (``"10/min"`` by default; DRF's rate syntax ``<n>/<s|min|h|d>``), counted in the
+``default`` cache. Nothing locks an account: once the window has passed, the next attempt is
+counted afresh, so a user who mistyped is let in again and an attacker guessing from one address
+gets ``ESD_LOGIN_RATE`` tries per window. (The default cache is per process; give several web
+processes a shared cache for one count across them.)
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class LoginRateThrottle(SimpleRateThrottle):
+    scope = "login"
+
+    def get_rate(self) -> str:
+        return settings.ESD_LOGIN_RATE  # read per request: settings can change (tests, reloads)
+
+    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
