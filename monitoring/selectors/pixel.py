@@ -16,18 +16,22 @@ from monitoring.models import Analysis, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_points
 
 
-def _class_at(path: Path, lon: float, lat: float) -> int | None:
+def _value_at(path: Path, lon: float, lat: float) -> float | None:
+    """The COG's value at a lon/lat; None outside the raster, at its nodata value or NaN."""
     with rasterio.open(path) as src:
         xs, ys = warp_transform("EPSG:4326", src.crs, [lon], [lat])
         row, col = src.index(xs[0], ys[0])
         if not (0 <= row < src.height and 0 <= col < src.width):
             return None
-        value = int(src.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
-        return None if src.nodata is not None and value == int(src.nodata) else value
+        value = float(src.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
+        if np.isnan(value) or (src.nodata is not None and value == float(src.nodata)):
+            return None
+        return value
 
 
 def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any]:
-    """``{"lon", "lat", "years": [{"year", "valid", "embedding" (12 x 6), "mean_code", "class", "reflectance"}]}``."""
+    """``{"lon", "lat", "years": [{"year", "valid", "embedding" (12 x 6), "mean_code", "class", "uncertainty",
+    "reflectance"}]}``; ``class`` is the consistent map's, ``uncertainty`` its normalised entropy (0..1)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ApplicationError("lon must be in [-180, 180] and lat in [-90, 90]")
     years = analysis.years
@@ -39,8 +43,12 @@ def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any
     decoded = _decode(store, points.indices[0])
     names = analysis.label_set.class_names
     products = {
-        p.year: p for p in MapProduct.objects.filter(analysis=analysis, kind=MapProduct.Kind.LANDCOVER)
+        (p.kind, p.year): p
+        for p in MapProduct.objects.filter(
+            analysis=analysis, kind__in=[MapProduct.Kind.LANDCOVER, MapProduct.Kind.UNCERTAINTY]
+        )
     }
+    media = Path(settings.MEDIA_ROOT)
     out = []
     for j, year in enumerate(years):
         entry: dict[str, Any] = {"year": year, "valid": bool(points.valid[0, j])}
@@ -51,9 +59,13 @@ def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any
             entry["qa"] = int(points.qa[0, j])
             if decoded is not None:
                 entry["reflectance"] = np.round(decoded["values"][j], 4).tolist()
-        product = products.get(year)
-        cls = _class_at(Path(settings.MEDIA_ROOT) / product.path, lon, lat) if product else None
+        product = products.get((MapProduct.Kind.LANDCOVER, year))
+        value = _value_at(media / product.path, lon, lat) if product else None
+        cls = int(value) if value is not None else None
         entry["class"] = names[cls] if cls is not None and cls < len(names) else None
+        product = products.get((MapProduct.Kind.UNCERTAINTY, year))
+        unc = _value_at(media / product.path, lon, lat) if product else None
+        entry["uncertainty"] = round(unc, 3) if unc is not None else None  # 0 sure .. 1 all classes equal
         out.append(entry)
     return {"lon": lon, "lat": lat, "bands": decoded["bands"] if decoded else None, "years": out}
 

@@ -34,7 +34,8 @@ export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null
   if (stripEl) {
     stripEl.innerHTML = report.years.map((y) => {
       const c = y.class;
-      return c ? `<div style="background:${esc(colors[c] || "#888")}" title="${y.year}: ${esc(c)}">${esc(abbreviate(c))}</div>` : `<div class="none" title="${y.year}: no class">–</div>`;
+      const u = y.uncertainty === null || y.uncertainty === undefined ? "" : ` (uncertainty ${y.uncertainty.toFixed(2)})`;
+      return c ? `<div style="background:${esc(colors[c] || "#888")}" title="${y.year}: ${esc(c)}${u}">${esc(abbreviate(c))}</div>` : `<div class="none" title="${y.year}: no class">–</div>`;
     }).join("");
   }
 }

@@ -181,6 +181,7 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     print("MT demo analysis timings:", json.dumps(body["timings"]))
     pixel = api.get(f"/api/analyses/{pk}/pixel/?lon=-55.95&lat=-12.02").json()
     assert [y["year"] for y in pixel["years"]] == YEARS and pixel["years"][0]["class"] is not None
+    assert all(0.0 <= y["uncertainty"] <= 1.0 for y in pixel["years"])  # of the consistent map's year
     assert pixel["bands"] == ["blue", "red", "nir", "mir"]  # the decoder named by the tiles' ESD_MODEL tag
     refl = pixel["years"][3]["reflectance"]
     assert len(refl) == 12 and all(len(m) == 4 and all(-0.05 < v < 1.0 for v in m) for m in refl)
