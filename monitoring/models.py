@@ -9,6 +9,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 
+from ml.review import UNKNOWN_COLOR
+from ml.tasgen.openset import UNKNOWN
+
 
 class OwnedModel(models.Model):
     """An object that belongs to one user and is invisible to every other user."""
@@ -56,6 +59,18 @@ class LabelSet(OwnedModel):
     @property
     def class_names(self) -> list[str]:
         return [c["name"] for c in self.classes]
+
+    @property
+    def map_classes(self) -> list[dict[str, str]]:
+        """The classes of maps, legends and statistics: the set's own, then the open-set ``unknown``
+        (dynamic samples unlike every class of the set) in its own colour, unless the set names it."""
+        if UNKNOWN in self.class_names:
+            return list(self.classes)
+        return [*self.classes, {"name": UNKNOWN, "color": UNKNOWN_COLOR}]
+
+    @property
+    def map_class_names(self) -> list[str]:
+        return [c["name"] for c in self.map_classes]
 
 
 class Label(models.Model):
@@ -172,12 +187,47 @@ class DynamicSample(models.Model):
     anomaly_score = models.FloatField(default=0.0)
     confidence = models.FloatField(default=0.0)
     attribution = models.JSONField(default=dict, blank=True)  # {"bands": {...}, "months": {...}}
+    # why it is in the review queue ("" when it is not): ml.review.REASONS
+    review_reason = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    review_value = models.FloatField(default=0.0)  # value of a review, higher first (ml.tasgen.review_value)
+    suggested_class = models.CharField(max_length=100, blank=True, default="")  # TasGen's class where
+    # it disagrees with the label in the label's own year (the label is kept: "label may be wrong")
 
     class Meta:
         ordering = ["analysis", "label", "year"]
         constraints = [
             models.UniqueConstraint(fields=["analysis", "label", "year"], name="uniq_sample_label_year")
         ]
+
+
+class Review(models.Model):
+    """A reviewer's answer for one label-year: a confirmation of what the analysis showed or a correction.
+
+    The answer is also kept in ``Label.corrected_class`` (what the next run reads); this row records
+    who answered, from which analysis, and whether it confirmed or corrected the dynamic class shown.
+    """
+
+    class Action(models.TextChoices):
+        CONFIRM = "confirm"
+        CORRECT = "correct"
+
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="reviews")
+    year = models.PositiveSmallIntegerField()
+    klass = models.CharField("class", max_length=100)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    shown_class = models.CharField(max_length=100, blank=True)  # the dynamic class the reviewer saw
+    analysis = models.ForeignKey(
+        "Analysis", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["label", "year"]
+        constraints = [models.UniqueConstraint(fields=["label", "year"], name="uniq_review_label_year")]
 
 
 class MapProduct(models.Model):

@@ -71,7 +71,7 @@ def product_style(product: MapProduct) -> TileStyle:
     if product.colormap == "rgb":
         return TileStyle(colormap=None, indexes=(1, 2, 3))
     analysis: Analysis = product.analysis
-    classes = analysis.label_set.classes
+    classes = analysis.label_set.map_classes
     years = analysis.years
     if product.colormap == "years" and len(years) > 1:
         years = years[1:]  # the first year is never a change year: same ramp as ml.maps.legend("years")
@@ -105,7 +105,7 @@ def file_etag(path: Path, *parts: object) -> str:
 
 def product_etag(product: MapProduct, z: int, x: int, y: int) -> str:
     """ETag of one tile of ``product`` (changes when the COG is rewritten or the class colours change)."""
-    colors = [c.get("color") for c in product.analysis.label_set.classes]
+    colors = [c.get("color") for c in product.analysis.label_set.map_classes]
     return file_etag(product_path(product), product.colormap, colors, z, x, y)
 
 

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from monitoring.apis import accounts, analyses, aois, explore, labels, tiles
+from monitoring.apis import accounts, analyses, aois, explore, labels, reviews, tiles
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("labelsets/upload/", labels.LabelSetUploadApi.as_view(), name="labelset-upload"),
     path("labelsets/<int:pk>/", labels.LabelSetDetailApi.as_view(), name="labelset-detail"),
     path("labelsets/<int:pk>/labels/", labels.LabelSetLabelsApi.as_view(), name="labelset-labels"),
+    path("labelsets/<int:pk>/classes/", reviews.LabelSetClassApi.as_view(), name="labelset-classes"),
     path("labels/<int:pk>/correct/", labels.LabelCorrectionApi.as_view(), name="label-correct"),
     path("templates/", labels.UploadTemplateListApi.as_view(), name="template-list"),
     path("templates/<str:name>", labels.UploadTemplateApi.as_view(), name="template-download"),
@@ -23,7 +24,13 @@ urlpatterns = [
     path("analyses/<int:pk>/", analyses.AnalysisDetailApi.as_view(), name="analysis-detail"),
     path("analyses/<int:pk>/cancel/", analyses.AnalysisCancelApi.as_view(), name="analysis-cancel"),
     path("analyses/<int:pk>/samples/", analyses.AnalysisSamplesApi.as_view(), name="analysis-samples"),
-    path("analyses/<int:pk>/review/", analyses.AnalysisReviewApi.as_view(), name="analysis-review"),
+    path("analyses/<int:pk>/review/", reviews.AnalysisReviewApi.as_view(), name="analysis-review"),
+    path("analyses/<int:pk>/reviews/", reviews.AnalysisReviewSaveApi.as_view(), name="analysis-reviews"),
+    path(
+        "analyses/<int:pk>/apply-reviews/",
+        reviews.AnalysisApplyReviewsApi.as_view(),
+        name="analysis-apply-reviews",
+    ),
     path("analyses/<int:pk>/stats/", analyses.AnalysisStatsApi.as_view(), name="analysis-stats"),
     path("analyses/<int:pk>/pixel/", analyses.PixelApi.as_view(), name="analysis-pixel"),
     path(

@@ -1,4 +1,4 @@
-"""Analysis endpoints: create/list/detail/cancel/delete, samples, map products, statistics, pixel, review."""
+"""Analysis endpoints: create/list/detail/cancel/delete, samples, map products, statistics, pixel (review: reviews.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from monitoring.selectors.objects import (
     aoi_get,
     labelset_get,
     product_get,
-    review_queue,
     sample_list,
 )
 from monitoring.selectors.pixel import pixel_report
@@ -87,7 +86,7 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
 class AnalysisDetailOutputSerializer(AnalysisOutputSerializer):
     products = MapProductOutputSerializer(many=True, read_only=True)
     stats = serializers.JSONField(read_only=True)
-    classes = serializers.JSONField(source="label_set.classes", read_only=True)
+    classes = serializers.JSONField(source="label_set.map_classes", read_only=True)
 
     class Meta(AnalysisOutputSerializer.Meta):
         fields = (*AnalysisOutputSerializer.Meta.fields, "products", "stats", "classes")
@@ -210,15 +209,6 @@ class AnalysisSamplesApi(APIView):
             qs = qs.filter(changed=True)
         offset, limit = query["offset"], query["limit"]
         return Response({"count": qs.count(), "results": sample_dicts(qs[offset : offset + limit])})
-
-
-class AnalysisReviewApi(APIView):
-    """GET the review queue: samples relabeled away from their static class, most anomalous first."""
-
-    @extend_schema(responses=DynamicSampleOutputSerializer(many=True))
-    def get(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get_bare(user=request.user, pk=pk)
-        return Response(sample_dicts(review_queue(analysis=analysis)[:500]))
 
 
 class AnalysisStatsApi(APIView):

@@ -19,7 +19,8 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from monitoring.apis.uploads import read_upload
 from monitoring.models import Label, LabelSet
 from monitoring.selectors.objects import label_get, labelset_get, labelset_list
-from monitoring.services.labels import label_correct, labels_add_points, labelset_delete, labelset_import
+from monitoring.services.labels import labels_add_points, labelset_delete, labelset_import
+from monitoring.services.reviews import label_correct
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "static" / "upload_templates"
 
@@ -154,7 +155,7 @@ class LabelCorrectionApi(APIView):
         label = label_get(user=request.user, pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        label = label_correct(label=label, **data.validated_data)
+        label = label_correct(label=label, reviewer=request.user, **data.validated_data)
         return Response(LabelOutputSerializer(label).data)
 
 

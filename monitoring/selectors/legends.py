@@ -19,7 +19,7 @@ LEGENDS = {  # response key -> ml.maps legend name
 
 def analysis_legends(*, analysis: Analysis) -> dict[str, list[dict]]:
     """Legend entries ``{"value", "label", "color"}`` of every product kind of ``analysis``."""
-    classes = analysis.label_set.classes
+    classes = analysis.label_set.map_classes
     names = [c["name"] for c in classes] or None
     colors = [c["color"] for c in classes if c.get("color")] or None
     if colors is not None and names is not None and len(colors) != len(names):

@@ -57,11 +57,6 @@ def sample_list(*, analysis: Analysis) -> QuerySet[DynamicSample]:
     )
 
 
-def review_queue(*, analysis: Analysis) -> QuerySet[DynamicSample]:
-    """Samples whose dynamic class differs from their static class, most anomalous first."""
-    return sample_list(analysis=analysis).filter(changed=True).order_by("-anomaly_score", "label_id", "year")
-
-
 def _get(qs, pk: int, what: str):  # type: ignore[no-untyped-def]
     obj = qs.filter(pk=pk).first()
     if obj is None:

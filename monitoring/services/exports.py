@@ -12,6 +12,7 @@ import geopandas as gpd
 from shapely.geometry import Point
 
 from monitoring.models import Analysis, DynamicSample
+from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.paths import write_bytes_atomic
 
 SAMPLE_COLUMNS = [
@@ -28,11 +29,21 @@ SAMPLE_COLUMNS = [
     "confidence",
     "top_bands",
     "top_months",
+    "review_reason",
+    "suggested_class",
+    "reviewed_class",
 ]
 
 
 def sample_records(analysis: Analysis) -> list[dict[str, Any]]:
-    """One flat record per dynamic sample (label and year), in label then year order."""
+    """One flat record per dynamic sample (label and year), in label then year order.
+
+    ``reference_year`` is the store year the pipeline gave the label's date (crop years Sep->Aug:
+    2011-09-01 is store year 2012), the year whose class is the label's own. ``review_reason`` says
+    why the sample is in the review queue (``label_may_be_wrong``: TasGen disagrees with the label in
+    its own year and ``suggested_class`` is what it saw there); ``reviewed_class`` a reviewer's answer.
+    """
+    reference_year = AnalysisInputs(analysis).reference_year
     rows = []
     qs = (
         DynamicSample.objects.filter(analysis=analysis)
@@ -49,13 +60,16 @@ def sample_records(analysis: Analysis) -> list[dict[str, Any]]:
                 "lat": round(s.geometry.y, 7),
                 "year": s.year,
                 "static_class": s.static_class,
-                "reference_year": s.label.reference_date.year,
+                "reference_year": reference_year(s.label),
                 "dynamic_class": s.dynamic_class,
                 "changed": s.changed,
                 "anomaly_score": round(s.anomaly_score, 4),
                 "confidence": round(s.confidence, 4),
                 "top_bands": " ".join(att.get("top_bands", [])),
                 "top_months": " ".join(att.get("top_months", [])),
+                "review_reason": s.review_reason,
+                "suggested_class": s.suggested_class,
+                "reviewed_class": (s.label.corrected_class or {}).get(str(s.year), ""),
             }
         )
     return rows

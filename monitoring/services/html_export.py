@@ -29,7 +29,7 @@ MAX_OVERLAY_PX: Final[int] = 2048  # longest side of the embedded land-cover ima
 
 
 def _class_colors(analysis: Analysis) -> dict[str, str]:
-    classes = analysis.label_set.classes
+    classes = analysis.label_set.map_classes
     colors = [c.get("color") for c in classes]
     if not all(colors):
         colors = default_class_colors(len(classes))

@@ -1,4 +1,4 @@
-"""Writes of label sets: import an uploaded file, add labels (e.g. similar pixels), corrections, delete."""
+"""Writes of label sets: import an uploaded file, add labels (e.g. similar pixels), delete (answers: reviews)."""
 
 from __future__ import annotations
 
@@ -118,24 +118,6 @@ def labels_add_points(
         label_set.classes = _class_list([klass], label_set.classes)
         label_set.save(update_fields=["classes", "updated_at"])
     return labels
-
-
-@transaction.atomic
-def label_correct(*, label: Label, year: int, klass: str | None) -> Label:
-    """Record a reviewer's class for one label-year (``None`` removes it); used by the next run."""
-    corrections = dict(label.corrected_class or {})
-    if klass is None:
-        corrections.pop(str(year), None)
-    else:
-        klass = klass.strip()
-        if klass not in label.label_set.class_names:
-            raise ApplicationError(
-                f"unknown class {klass!r}; classes of this label set: {label.label_set.class_names}"
-            )
-        corrections[str(year)] = klass
-    label.corrected_class = corrections
-    label.save(update_fields=["corrected_class"])
-    return label
 
 
 @transaction.atomic

@@ -255,9 +255,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     item.locator(".chart svg path").first.wait_for()
     item.locator("[data-act=confirm]").click()
     page.wait_for_selector("#review-list > li.saved")
-    top = DynamicSample.objects.filter(analysis_id=pk, changed=True).order_by(
-        "-anomaly_score", "label_id", "year"
-    )[0]
+    top = DynamicSample.objects.get(analysis_id=pk, pk=int(item.get_attribute("data-sample") or 0))
     top.label.refresh_from_db()
     assert top.label.corrected_class == {str(top.year): top.dynamic_class}
     shot(page, "review_queue")

@@ -74,6 +74,7 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
 
     import numpy as np
 
+    from ml.review import keep_reference_year
     from ml.tasgen.pipeline import apply_tasgen
     from monitoring.services.pipeline.inputs import AnalysisInputs
     from monitoring.services.pipeline.paths import load_npz
@@ -90,7 +91,11 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
     model = pickle.loads(model_path(inputs).read_bytes())
     full = apply_tasgen(model, ti.series, seed=0)  # attribution inside apply, as before the split
     dyn = load_npz(relabel_path(inputs))
-    assert np.array_equal(dyn["klass"][ti.run], full.klass)
+    kept = keep_reference_year(
+        full.klass, full.changed, ti.static[ti.run], ti.ref_index[ti.run], ti.series.valid
+    )
+    assert np.array_equal(dyn["klass"][ti.run], kept.klass)  # the labels' own years keep their labels
+    assert np.array_equal(dyn["tasgen_changed"][ti.run], full.changed)  # what the attribution explains
     n, y = dyn["valid"].shape
     att = {"att_month": np.zeros((n, y, 12), np.float32), "att_dim": np.zeros((n, y, 6), np.float32)}
     att["att_month"][ti.run] = full.attribution_month

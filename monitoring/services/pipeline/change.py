@@ -74,7 +74,7 @@ def write_products(analysis_id: int) -> bool:
         return finished
     inputs = AnalysisInputs(analysis)
     grid, years, names = inputs.grid, inputs.years, inputs.class_names
-    colors = [c["color"] for c in analysis.label_set.classes]
+    colors = [c["color"] for c in analysis.label_set.map_classes]
     out = analysis_dir(analysis_id)
     crs, transform = grid.crs, grid.affine
     with state.timed(analysis_id, "change"):

@@ -21,7 +21,7 @@ from monitoring.selectors.esd_catalog import esd_tile_info, esd_tiles_for_area
 from monitoring.services.pipeline.grid import Grid, grid_for_aoi
 from monitoring.services.pipeline.paths import work_dir
 
-PIPELINE_VERSION = "2"  # bump when a stage's output format or method changes
+PIPELINE_VERSION = "3"  # bump when a stage's output format or method changes
 
 
 def _hash(*parts: object) -> str:
@@ -73,7 +73,8 @@ class AnalysisInputs:
 
     @cached_property
     def class_names(self) -> list[str]:
-        return self.analysis.label_set.class_names
+        """Classes of the maps and statistics: the label set's, then ``unknown`` (LabelSet.map_classes)."""
+        return self.analysis.label_set.map_class_names
 
     @cached_property
     def store_key(self) -> list[tuple[str, int, str]]:
@@ -89,19 +90,26 @@ class AnalysisInputs:
         return _hash("labels", self.grid.to_json(), self.years, self.store_key, geoms)
 
     @cached_property
-    def relabel_key(self) -> str:
-        labels = [
-            (lab.pk, lab.klass, lab.reference_date.isoformat(), lab.corrected_class) for lab in self.labels
-        ]
+    def tasgen_key(self) -> str:
+        """What the TasGen fit (and its attribution) depends on: the relabel inputs without the
+        reviewers' answers, so applying reviews re-uses the fitted model."""
+        labels = [(lab.pk, lab.klass, lab.reference_date.isoformat()) for lab in self.labels]
         params = {
             k: v for k, v in self.analysis.parameters.items() if k in {"tasgen", "year_start_month", "seed"}
         }
-        return _hash("relabel", self.labels_key, labels, self.class_names, params)
+        return _hash("tasgen", self.labels_key, labels, params)
+
+    @cached_property
+    def relabel_key(self) -> str:
+        answers = [(lab.pk, lab.corrected_class) for lab in self.labels if lab.corrected_class]
+        return _hash("relabel", self.tasgen_key, answers)
 
     @cached_property
     def classify_key(self) -> str:
         params = {k: v for k, v in self.analysis.parameters.items() if k in {"classifier", "seed"}}
-        return _hash("classify", self.relabel_key, self.lookup_key, params, "probs")  # windows keep probs
+        return _hash(
+            "classify", self.relabel_key, self.lookup_key, self.class_names, params, "probs"
+        )  # windows keep probs
 
     @cached_property
     def store_year_start_month(self) -> int:

@@ -19,6 +19,8 @@ from django.db import transaction
 
 from ml.errors import MLError
 from ml.esd.codec import CODE_DIM, indices_to_codes
+from ml.review import keep_reference_year, review_reason, static_probability_bound
+from ml.tasgen import UNKNOWN, review_value
 from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, attribute_changes, fit_tasgen
 from ml.tasgen.series import SampleSeries
 from monitoring.errors import ApplicationError
@@ -43,13 +45,20 @@ def relabel_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
 
 
 def model_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
-    """The fitted TasGen model (pickled; absent when TasGen did not run: fewer than 2 classes)."""
-    return cache_dir("relabel", inputs.relabel_key) / "tasgen.pkl"
+    """The fitted TasGen model (pickled; absent when TasGen did not run: fewer than 2 classes).
+
+    Keyed by :attr:`AnalysisInputs.tasgen_key` (everything but the reviewers' answers): applying
+    reviews re-uses the fit and only re-applies it, with the answers on top.
+    """
+    return cache_dir("tasgen", inputs.tasgen_key) / "tasgen.pkl"
 
 
 def attribution_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
-    """``att_month (S, Y, 12)`` and ``att_dim (S, Y, 6)`` float32 per label pixel and year."""
-    return cache_dir("relabel", inputs.relabel_key) / "attribution.npz"
+    """``att_month (S, Y, 12)`` and ``att_dim (S, Y, 6)`` float32 per label pixel and year.
+
+    It explains TasGen's own changes (before reviewers' answers), so it shares the fit's key.
+    """
+    return cache_dir("tasgen", inputs.tasgen_key) / "attribution.npz"
 
 
 def tasgen_config(parameters: dict[str, Any]) -> TasGenConfig:
@@ -68,6 +77,7 @@ class TasGenInput:
     run: np.ndarray  # (S,) bool: samples TasGen relabels (usable, of a class with enough samples)
     series: SampleSeries | None  # the series of the ``run`` samples; None when fewer than 2 classes
     warnings: list[str]
+    ref_index: np.ndarray  # (S,) index into ``years`` of each pixel's reference (label) year
 
 
 def tasgen_input(inputs: AnalysisInputs) -> TasGenInput:
@@ -106,14 +116,18 @@ def tasgen_input(inputs: AnalysisInputs) -> TasGenInput:
         )
     else:
         warnings.append("fewer than 2 classes have enough labels: static labels are copied to every year")
-    return TasGenInput(label_pk, data, years, static, run, series, warnings)
+    return TasGenInput(label_pk, data, years, static, run, series, warnings, ref_index=ref_idx)
 
 
-def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]:
+def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str, np.ndarray], Any]:
     """Per-sample TasGen output (class, changed, anomaly, confidence over samples x years) and the model.
 
+    ``model``: a TasGen model already fitted on these inputs (applying reviews): applied, not refitted.
     ``tasgen_changed`` is TasGen's own change flag (before reviewer corrections): what the attribution
-    explains. The model is None when TasGen did not run (fewer than 2 classes).
+    explains. A label's own year keeps its label (``ml.review.keep_reference_year``); ``suggested``
+    ``(S,)`` holds TasGen's class there where it disagrees ("label may be wrong", for review), and
+    ``threshold (S,)`` each pixel's anomaly threshold (stage 1 flags ``score > threshold``).
+    The model is None when TasGen did not run (fewer than 2 classes).
     """
     ti = tasgen_input(inputs)
     data, years, static, run = ti.data, ti.years, ti.static, ti.run
@@ -124,11 +138,14 @@ def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]
     changed = np.zeros((n, y), dtype=bool)
     score = np.full((n, y), np.nan, dtype=np.float64)
     conf = np.zeros((n, y), dtype=np.float64)
-    model = None
-    if ti.series is not None:
+    threshold = np.full(n, np.nan, dtype=np.float64)
+    if ti.series is None:
+        model = None
+    else:
         seed = int(inputs.analysis.parameters.get("seed", 0))
         try:
-            model = fit_tasgen(ti.series, tasgen_config(inputs.analysis.parameters), seed)
+            if model is None:
+                model = fit_tasgen(ti.series, tasgen_config(inputs.analysis.parameters), seed)
             out = apply_tasgen(model, ti.series, seed, attribute=False)
         except MLError as exc:
             raise ApplicationError(f"TasGen could not relabel these samples: {exc}") from exc
@@ -136,11 +153,15 @@ def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]
         changed[run] = out.changed
         score[run] = out.anomaly_score
         conf[run] = out.confidence
+        threshold[run] = out.threshold
     tasgen_changed = changed.copy()
+    kept = keep_reference_year(klass, changed, static, ti.ref_index, valid)
+    klass, changed = kept.klass.astype(object), kept.changed
     rest = ~run if ti.series is not None else np.ones(n, dtype=bool)
     klass[rest] = np.where(valid[rest], static[rest][:, None], "")
     conf[rest] = np.where(valid[rest], 1.0, 0.0)
     # reviewer corrections override TasGen for their label-years
+    answered = np.zeros((n, y), dtype=bool)
     for i, pk in enumerate(label_pk):
         for yr, cls in (by_pk[int(pk)].corrected_class or {}).items():
             if int(yr) in years and valid[i, years.index(int(yr))]:
@@ -148,6 +169,7 @@ def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]
                 klass[i, j] = cls
                 changed[i, j] = cls != static[i]
                 conf[i, j] = 1.0
+                answered[i, j] = True
     dyn = {
         "label_pk": label_pk,
         "lon": data["lon"],
@@ -158,6 +180,10 @@ def compute_dynamic(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray], Any]
         "klass": klass.astype(str),
         "changed": changed,
         "tasgen_changed": tasgen_changed,
+        "threshold": threshold,
+        "answered": answered,
+        "ref_index": ti.ref_index,
+        "suggested": kept.suggested,
         "score": score,
         "confidence": conf,
         "warnings": np.asarray(ti.warnings, dtype=str),
@@ -241,8 +267,14 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str,
     years = [int(y) for y in dyn["years"]]
     attributions = sample_attributions(dyn, att) if att is not None else {}
     rows: list[DynamicSample] = []
+    margins: list[float] = []  # anomaly score minus its class threshold (robust sigmas; > 0: flagged)
     for pk, j, idx, ok, agree, vote in _label_years(dyn):
         static = str(dyn["static"][idx[0]])
+        at_ref = ok[dyn["ref_index"][ok] == j]
+        suggested = (
+            Counter(str(c) for c in dyn["suggested"][at_ref]).most_common(1)[0][0] if at_ref.size else ""
+        )
+        confidence = float(dyn["confidence"][agree, j].mean())
         rows.append(
             DynamicSample(
                 analysis=analysis,
@@ -257,10 +289,30 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str,
                         np.nanmean(dyn["score"][ok, j]) if np.isfinite(dyn["score"][ok, j]).any() else 0.0
                     )
                 ),
-                confidence=float(dyn["confidence"][agree, j].mean()),
+                confidence=confidence,
                 attribution=attributions.get((pk, years[j]), {}),
+                review_reason=review_reason(
+                    static=static,
+                    dynamic=vote,
+                    confidence=confidence,
+                    suggested=suggested,
+                    answered=bool(dyn["answered"][ok, j].any()),
+                ),
+                suggested_class=suggested,
             )
         )
+        margin = dyn["score"][ok, j] - dyn["threshold"][ok]
+        margins.append(float(np.nanmean(margin)) if np.isfinite(margin).any() else 0.0)
+    confidence = np.array([r.confidence for r in rows])
+    changed = np.array([r.changed for r in rows], dtype=bool)
+    values = review_value(
+        margin=np.array(margins),
+        p_static=static_probability_bound(confidence, changed),
+        p_best=confidence,
+        unknown=np.array([r.dynamic_class == UNKNOWN for r in rows], dtype=bool),
+    )
+    for row, value in zip(rows, values, strict=True):
+        row.review_value = round(float(value), 4)
     samples_replace(analysis.pk, rows)
     return len(rows)
 
@@ -294,8 +346,10 @@ def relabel(analysis_id: int) -> bool:
     reused = path.exists()
     with state.timed(analysis_id, "relabel"):
         if not reused:
-            dyn, model = compute_dynamic(inputs)
-            if model is not None:
+            fitted = model_path(inputs).exists()  # same inputs but the reviewers' answers: apply only
+            model = pickle.loads(model_path(inputs).read_bytes()) if fitted else None
+            dyn, model = compute_dynamic(inputs, model)
+            if model is not None and not fitted:
                 write_bytes_atomic(model_path(inputs), pickle.dumps(model))
             save_npz(path, **dyn)
         dyn = load_npz(path)
