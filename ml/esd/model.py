@@ -277,6 +277,21 @@ def decode_indices(model: ESDNet, indices: np.ndarray) -> np.ndarray:
     return out.reshape(*idx.shape, len(model.config.bands))
 
 
+@torch.no_grad()
+def decode_codes(model: ESDNet, codes: np.ndarray) -> np.ndarray:
+    """ESD codes ``(..., 12, 6)`` (FSQ grid values or points between them) -> ``(..., 12, B)`` float32
+    physical values: what the decoder reads into a code, used to tell attributions in bands."""
+    c = np.asarray(codes, dtype=np.float32)
+    if c.shape[-2:] != (STEPS, CODE_DIM):
+        raise ModelError(f"codes must end with ({STEPS}, {CODE_DIM}), got shape {c.shape}")
+    flat = c.reshape(-1, STEPS, CODE_DIM)
+    out = np.concatenate(
+        [model.scale_out(model.decode(torch.from_numpy(flat[s]))).numpy() for s in _batches(len(flat))]
+        or [np.zeros((0, STEPS, len(model.config.bands)), np.float32)]
+    )
+    return out.reshape(*c.shape[:-1], len(model.config.bands))
+
+
 def reconstruct(model: ESDNet, monthly: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """decode(encode(monthly)) ``(N, 12, B)``: what an ESD tile gives back for these composites."""
     return decode_indices(model, encode_series(model, monthly, valid))

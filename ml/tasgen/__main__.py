@@ -23,6 +23,17 @@ from ml.tasgen.pipeline import TasGenConfig, run_tasgen
 from ml.tasgen.protocols import PROTOCOLS, evaluate_protocol
 from ml.tasgen.real_cases import default_dtwsat_cube
 from ml.tasgen.series import series_from_samples
+from ml.tasgen.simulated_review import QUERIES
+
+
+def _budgets(text: str) -> list[int]:
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--reviews takes comma-separated integers, got {text!r}") from exc
+    if not out or any(v < 0 for v in out):
+        raise argparse.ArgumentTypeError(f"--reviews takes integers >= 0, got {text!r}")
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seeds first-seed .. first-seed+seeds-1 (0: the reported protocol seeds; tune on others, e.g. 100)",
     )
     e.add_argument("--epochs", type=int, default=TasGenConfig.epochs)
+    e.add_argument(
+        "--reviews",
+        type=_budgets,
+        default=None,
+        help="simulated reviewer: review budgets, e.g. 0,10,20,50 (adds curve and curve_random)",
+    )
+    e.add_argument("--query", choices=QUERIES, default="uncertainty", help="simulated reviewer's query rule")
     e.add_argument("--splice-samples", type=int, default=300, help="samples per splice case")
     e.add_argument("--gibbs", action="store_true", help="also run the Gibbs attribution (not scored)")
     return p
@@ -99,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 cfg,
                 args.splice_samples,
                 args.cube,
+                args.reviews,
+                args.query,
             )
             result["samples_file"] = str(args.samples) if args.samples is not None else None
             if args.protocol == "dtwsat":

@@ -101,3 +101,46 @@ def gibbs_attribution(
         dim=_normalize(eff.sum(1)),
         residual_score=residual,
     )
+
+
+@dataclass(frozen=True)
+class DecodedAttribution:
+    """An attribution of ``M`` sample-years told in decoded bands (physical units) and months."""
+
+    cell: np.ndarray  # (M, 12, B) share of each (month, band) in the explained difference, sums to 1
+    month: np.ndarray  # (M, 12) cell shares summed over bands
+    band: np.ndarray  # (M, B) cell shares summed over months
+
+
+def decoded_attribution(
+    decode: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    normal: np.ndarray,
+    cell_effect: np.ndarray,
+) -> DecodedAttribution:
+    """Turn a code-cell attribution into (month, band) shares through the store's decoder.
+
+    ``x (M, 12, D)`` observed codes, ``normal (M, 12, D)`` the normal codes they were restored
+    towards, ``cell_effect (M, 12, D)`` :class:`Attribution`'s cell effects (score drop, >= 0);
+    ``decode`` maps ``(K, 12, D)`` codes to ``(K, 12, B)`` physical bands. Each code cell is moved
+    towards its normal value by its share of the year's largest cell effect (the cells that explain
+    the anomaly move most); the explained difference is ``decode(x) - decode(partly restored x)``
+    per (month, band), each band divided by its spread over the normal years of the batch (so that
+    reflectance bands of different ranges compare), then normalized to sum 1 per year. A year whose
+    cell effects are all 0 is restored fully instead (nothing singled out: the whole difference).
+    """
+    if x.shape != normal.shape or x.shape != cell_effect.shape or x.ndim != 3:
+        raise TasGenError(
+            f"x {x.shape}, normal {normal.shape} and cell_effect {cell_effect.shape} must all be (M, 12, D)"
+        )
+    m = len(x)
+    top = cell_effect.reshape(m, -1).max(1)[:, None, None]
+    w = np.where(top > 0, np.clip(cell_effect / np.where(top > 0, top, 1.0), 0.0, 1.0), 1.0)
+    restored = (x + w * (normal - x)).astype(np.float32)
+    dec = decode(np.concatenate([x, restored, normal]).astype(np.float32))
+    d_x, d_r, d_n = dec[:m], dec[m : 2 * m], dec[2 * m :]
+    spread = np.maximum(d_n.reshape(-1, dec.shape[-1]).std(0), 1e-6)
+    cell = np.abs(d_x - d_r) / spread
+    total = cell.reshape(m, -1).sum(1)[:, None, None]
+    cell = np.where(total > 0, cell / np.where(total > 0, total, 1.0), 1.0 / cell[0].size)
+    return DecodedAttribution(cell=cell, month=cell.sum(2), band=cell.sum(1))

@@ -24,7 +24,7 @@ from ml.errors import TasGenError
 from ml.tasgen.detect import MAD_TO_SIGMA
 
 UNKNOWN: Final[str] = "unknown"  # dynamic class of a year unlike every class of the label set
-DEFAULT_NOVELTY_THRESHOLD: Final[float] = 4.0  # robust sigmas (see docs/tasgen.md, open-set rule)
+DEFAULT_NOVELTY_THRESHOLD: Final[float] = 12.0  # robust sigmas (see docs/tasgen.md, open-set rule)
 
 
 @dataclass(frozen=True)

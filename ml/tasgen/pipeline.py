@@ -27,6 +27,7 @@ years only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -41,7 +42,8 @@ from ml.tasgen.detect import (
     flag_anomalies,
 )
 from ml.tasgen.hts_vae import HTSVAE, HTSVAEConfig, train_hts_vae
-from ml.tasgen.interpret import gibbs_attribution
+from ml.tasgen.interpret import Attribution, decoded_attribution, gibbs_attribution
+from ml.tasgen.openset import UNKNOWN, ClassReference, class_novelty, fit_class_reference, is_unknown
 from ml.tasgen.relabel import (
     RELABEL_KINDS,
     Relabeler,
@@ -91,6 +93,18 @@ class TasGenConfig:
     gibbs_burn_in: int = 3  # sweeps discarded before averaging
     persist_changes: bool = True  # carry a change to later stable years stage 2 scores as the new class
     drift_weight: float = 1.0  # weight of the latent drift from the sample's reference year in the score
+    anchor_stage2: bool = True  # stage 2 is first fitted on the reference years alone (the only years
+    # the static labels state); other years it gives their static class < anchor_confidence are left
+    # out of stage 2's training (changes the stage-1 score missed, e.g. a new crop in another year)
+    anchor_confidence: float = 0.5  # see anchor_stage2
+    open_set: bool = True  # a year unlike its static class and every class becomes ``unknown``
+    novelty_threshold: float = (
+        12.0  # open-set rule: k-NN novelty (robust sigmas) above this under every class
+    )
+    novelty_k: int = 5  # neighbours of the open-set novelty
+    reference_ratio: float = 0.5  # a non-reference year changes only when stage 2 gives its static class
+    # less than this times what it gives the sample's own reference year (0 = off): a location that
+    # looks atypical for its class in the year its label is true in is not "changed" in the others
     gibbs_temperature: float = 0.1  # Gibbs temperature (robust sigmas of anomaly score)
     gibbs_cost: float = 0.1  # price of one restored cell (robust sigmas of anomaly score)
     torch_threads: int = 1  # torch.set_num_threads for the run (0 = leave as is); small nets run best on 1
@@ -111,6 +125,15 @@ class TasGenModel:
     normal_pattern: np.ndarray  # (C, 12, D) standardized median stable year of each class
     config: TasGenConfig  # settings used
     history: list[list[float]]  # per round, the training negative ELBO of each epoch
+    stage2_features: np.ndarray | None = None  # (M, F) year features stage 2 was trained on
+    stage2_labels: np.ndarray | None = None  # (M,) their class indices (into classes + extra_classes)
+    extra_classes: tuple[str, ...] = ()  # classes named by reviews, after ``classes`` in stage 2's columns
+    reference: ClassReference | None = None  # open-set reference rows (stage 2's training rows per class)
+
+    @property
+    def all_classes(self) -> tuple[str, ...]:
+        """Stage 2's class columns: the static label set, then classes named by reviewers."""
+        return self.classes + self.extra_classes
 
     def standardize(self, values: np.ndarray) -> np.ndarray:
         """``values (..., 12, D)`` in standardized units (NaN kept)."""
@@ -282,9 +305,16 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
     if vae is None or thresholds is None or scale is None:
         raise TasGenError(f"rounds must be >= 1, got {config.rounds}")
     stable = series.valid & ~flag_anomalies(scores, cls_ny, thresholds)
+    if config.anchor_stage2:
+        stable = _anchored(x, stable, is_ref, cls_ny, len(classes), seed, config)
     relabeler = _fit_stage2(x, stable, cls_ny, len(classes), seed, config)
     if config.feedback_stage2:
         stable, relabeler = _confirmed(x, stable, cls_ny, len(classes), seed, config, relabeler)
+    feats = year_features(x[stable])
+    labels = cls_ny[stable]
+    reference = (
+        fit_class_reference(feats, labels, len(classes), config.novelty_k) if config.open_set else None
+    )
     normal_pattern = np.zeros((len(classes), MONTHS, series.n_dims), dtype=np.float32)
     for ci in range(len(classes)):
         normal_pattern[ci] = np.median(x[stable & (cls_ny == ci)], axis=0)
@@ -300,6 +330,9 @@ def fit_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: i
         normal_pattern=normal_pattern,
         config=config,
         history=history,
+        stage2_features=feats,
+        stage2_labels=labels,
+        reference=reference,
     )
 
 
@@ -353,6 +386,36 @@ def _confirmed(
     kept = row_digests(year_features(x[out]))
     crossfit = {d: rel.crossfit[d] for d in kept if d in rel.crossfit}
     return out, Relabeler(model=model, n_classes=n_classes, crossfit=crossfit)
+
+
+def _anchored(
+    x: np.ndarray,
+    stable: np.ndarray,
+    is_ref: np.ndarray,
+    cls_ny: np.ndarray,
+    n_classes: int,
+    seed: int,
+    config: TasGenConfig,
+) -> np.ndarray:
+    """``stable`` without the non-reference years that a stage 2 fitted on the stable *reference*
+    years alone gives their static class a probability < ``anchor_confidence``.
+
+    The static labels state the class of the reference years only; the other years enter stage 2's
+    training because stage 1 found them normal. A change stage 1 misses (a new crop that is a normal
+    crop pattern, just not this class's) would teach stage 2 the new look as the old class; the
+    reference-year classifier, which never saw those years, catches most of them. No-op when the
+    reference years miss a class or there are no other years.
+    """
+    anchor = stable & is_ref
+    other = stable & ~is_ref
+    if not other.any() or len(np.unique(cls_ny[anchor])) < 2:
+        return stable
+    rel = _fit_stage2(x, anchor, cls_ny, n_classes, seed, replace(config, crossfit_folds=0))
+    proba = rel.proba(year_features(x[other]), crossfit=False)
+    keep = proba[np.arange(len(proba)), cls_ny[other]] >= config.anchor_confidence
+    out = stable.copy()
+    out[other] = keep
+    return out
 
 
 def _ensure_each_class(mask: np.ndarray, cls: np.ndarray, classes: tuple[str, ...]) -> None:
@@ -418,12 +481,19 @@ def _persist(
 
 
 def apply_tasgen(
-    model: TasGenModel, series: SampleSeries, seed: int = 0, attribute: bool = True
+    model: TasGenModel,
+    series: SampleSeries,
+    seed: int = 0,
+    attribute: bool = True,
+    reviews: np.ndarray | None = None,
 ) -> DynamicSamples:
     """Dynamic samples of ``series`` under a fitted ``model`` (static classes must be known to it).
 
     ``attribute=False`` leaves the attributions at 0 (a caller that attributes later, elsewhere, with
     :func:`attribute_changes` on the same model, series and output gets the same numbers).
+    ``reviews (N, Y)`` str: a reviewer's class per sample-year (``""`` = not reviewed); a reviewed
+    year keeps its answer (confidence 1), whatever the model says. Fold the answers into the model
+    first with :func:`refit_with_reviews` so that the other years learn from them.
     """
     series.validate("series")
     if series.dim_names != model.dim_names:
@@ -445,17 +515,34 @@ def apply_tasgen(
         _recalibrated(model, series, scores, cls_ny) if cfg.recalibrate_on_apply else model.thresholds
     )
     flags = flag_anomalies(scores, cls_ny, thresholds) & valid
-    names = np.array(model.classes)
+    names = np.array(model.all_classes + (UNKNOWN,))
+    unknown_idx = len(model.all_classes)
     klass_idx = np.where(valid, cls_ny, -1)
     changed = np.zeros((n, y), dtype=bool)
     confidence = np.zeros((n, y))
-    proba = model.relabeler.proba(year_features(x[valid]))
+    p_static = np.full((n, y), np.nan)
+    feats = year_features(x[valid])
+    proba = model.relabeler.proba(feats)
     k, ch, conf = relabel_years(
         proba, cls_ny[valid], flags[valid], cfg.unflag_confidence, cfg.override_confidence
     )
     klass_idx[valid], changed[valid], confidence[valid] = k, ch, conf
+    p_static[valid] = proba[np.arange(len(proba)), cls_ny[valid]]
+    if cfg.reference_ratio > 0 and y > 1:
+        p_ref = p_static[np.arange(n), ref_all]
+        keep_static = changed & non_ref & (p_static >= cfg.reference_ratio * p_ref[:, None])
+        klass_idx[keep_static], changed[keep_static] = cls_ny[keep_static], False
+        confidence[keep_static] = p_static[keep_static]
     if cfg.persist_changes and y > 1:
         _persist(klass_idx, changed, confidence, proba, valid, cls, series.reference_index)
+    unknown = np.zeros((n, y), dtype=bool)
+    if cfg.open_set and model.reference is not None:
+        novelty = class_novelty(model.reference, feats)
+        unknown[valid] = is_unknown(novelty, cls_ny[valid], cfg.novelty_threshold)
+        klass_idx[unknown], changed[unknown] = unknown_idx, True
+        confidence[unknown] = 1.0 - proba[unknown[valid]].max(1)
+    if reviews is not None:
+        _apply_reviews(reviews, series, names, klass_idx, changed, confidence, unknown)
     klass = np.where(klass_idx >= 0, names[np.maximum(klass_idx, 0)], "")
     if attribute:
         attr_m, attr_d = attribute_changes(model, series, changed, scores, thresholds, seed)
@@ -471,34 +558,137 @@ def apply_tasgen(
         attribution_month=attr_m,
         attribution_dim=attr_d,
         change_years=change_years(klass, series.years),
+        p_static=p_static,
+        unknown=unknown,
     )
 
 
-def attribute_changes(
+def _apply_reviews(
+    reviews: np.ndarray,
+    series: SampleSeries,
+    names: np.ndarray,
+    klass_idx: np.ndarray,
+    changed: np.ndarray,
+    confidence: np.ndarray,
+    unknown: np.ndarray,
+) -> None:
+    """Reviewed years take their answer (in place); answers must be class names of ``names``."""
+    if reviews.shape != series.valid.shape:
+        raise TasGenError(f"reviews must be {series.valid.shape}, got {reviews.shape}")
+    lookup = {str(c): i for i, c in enumerate(names)}
+    done = (reviews != "") & series.valid
+    missing = sorted({str(c) for c in reviews[done] if str(c) not in lookup})
+    if missing:
+        raise TasGenError(f"reviews name classes {missing} the model does not know; refit_with_reviews first")
+    for i, j in np.argwhere(done):
+        klass_idx[i, j] = lookup[str(reviews[i, j])]
+        changed[i, j] = str(reviews[i, j]) != str(series.static_class[i])
+        confidence[i, j] = 1.0
+        unknown[i, j] = str(reviews[i, j]) == UNKNOWN
+
+
+REVIEW_REFITS = 3  # at most this many drop-and-refit passes of refit_with_reviews
+
+
+def refit_with_reviews(
+    model: TasGenModel, series: SampleSeries, reviews: np.ndarray, seed: int = 0
+) -> TasGenModel:
+    """``model`` with stage 2 (and the open-set reference) refitted on its training years plus the
+    reviewed years of ``series`` labelled with their answers.
+
+    ``reviews (N, Y)`` str, ``""`` = not reviewed. An answer naming a class outside the label set
+    (e.g. "Soybean-maize" for years the model called ``unknown``) becomes a new stage-2 class
+    (``extra_classes``); stage 2's balanced class weights give its few reviewed years their due
+    weight. A reviewed year that was one of the training years replaces it. The stage-1 model and
+    its thresholds are kept (the reviews say nothing about the static classes' normal patterns
+    that the stage-2 classes do not already carry). Answers ``unknown`` are left out of training.
+    """
+    if model.stage2_features is None or model.stage2_labels is None:
+        raise TasGenError("this model keeps no stage-2 training rows; fit it again to use reviews")
+    if reviews.shape != series.valid.shape:
+        raise TasGenError(f"reviews must be {series.valid.shape}, got {reviews.shape}")
+    cfg = model.config
+    done = (reviews != "") & series.valid & (reviews != UNKNOWN)
+    answers = [str(a) for a in reviews[done]]
+    if any(not a.strip() for a in answers):
+        raise TasGenError("a review answer is an empty class name")
+    extra = list(model.extra_classes)
+    for a in answers:
+        if a not in model.classes and a not in extra:
+            extra.append(a)
+    all_classes = model.classes + tuple(extra)
+    lookup = {c: i for i, c in enumerate(all_classes)}
+    x = np.where(series.valid[:, :, None, None], model.standardize(series.values), 0.0).astype(np.float32)
+    r_feats = year_features(x[done])
+    r_labels = np.array([lookup[a] for a in answers], dtype=np.int64)
+    digests = set(row_digests(r_feats))
+    keep = np.array([d not in digests for d in row_digests(model.stage2_features)], dtype=bool)
+    feats = np.concatenate([model.stage2_features[keep], r_feats])
+    labels = np.concatenate([model.stage2_labels[keep], r_labels])
+    reviewed = np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(len(r_labels), dtype=bool)])
+
+    def fit(rows: np.ndarray) -> Relabeler:
+        return fit_relabeler(
+            feats[rows],
+            labels[rows],
+            len(all_classes),
+            seed,
+            n_trees=cfg.rf_trees,
+            kind=cfg.relabel_model,
+            c=cfg.relabel_c,
+        )
+
+    rows = np.ones(len(labels), dtype=bool)
+    fitted = fit(rows)
+    for _ in range(REVIEW_REFITS if len(r_labels) else 0):
+        # training years that look like the answers more than like their own label leave stage 2:
+        # changes stage 1 missed, which the reviewer has just named
+        p_own = fitted.proba(feats, crossfit=False)[np.arange(len(labels)), labels]
+        drop = rows & ~reviewed & (p_own < cfg.anchor_confidence)
+        for ci in range(len(model.classes)):  # a class never loses all its years
+            if not (rows & ~drop & (labels == ci)).any():
+                drop[labels == ci] = False
+        if not drop.any():
+            break
+        rows = rows & ~drop
+        fitted = fit(rows)
+    feats, labels = feats[rows], labels[rows]
+    kept = set(row_digests(feats)) - digests  # training years still labelled as before
+    crossfit = {d: p for d, p in model.relabeler.crossfit.items() if d in kept}
+    crossfit = {d: np.pad(p, (0, len(all_classes) - len(p))) for d, p in crossfit.items()}
+    relabeler = Relabeler(model=fitted.model, n_classes=len(all_classes), crossfit=crossfit)
+    reference = (
+        fit_class_reference(feats, labels, len(all_classes), cfg.novelty_k)
+        if model.reference is not None
+        else None
+    )
+    return replace(
+        model,
+        relabeler=relabeler,
+        stage2_features=feats,
+        stage2_labels=labels,
+        extra_classes=tuple(extra),
+        reference=reference,
+    )
+
+
+def _gibbs_changes(
     model: TasGenModel,
     series: SampleSeries,
     changed: np.ndarray,
     scores: np.ndarray,
-    thresholds: ClassThresholds | None = None,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gibbs attribution of the changed sample-years: ``(N, Y, 12)`` month and ``(N, Y, D)`` dim shares.
-
-    ``changed`` and ``scores`` are :func:`apply_tasgen`'s ``changed`` and ``anomaly_score``;
-    ``thresholds`` the ones it used (``None``: re-derived the same way). Only the ``gibbs_max``
-    highest-scoring changed years are attributed; the others (and stable years) stay 0. Each changed
-    year is restored towards the sample's own reference year where that year is stable, else towards
-    the class's normal pattern.
-    """
+    thresholds: ClassThresholds | None,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, Attribution, np.ndarray] | None:
+    """(sample index (M,), year index (M,), Gibbs attribution, standardized normal years (M, 12, D))
+    of the ``gibbs_max`` highest-scoring changed years; None when there is nothing to attribute."""
     cfg = model.config
     if cfg.torch_threads > 0:
         torch.set_num_threads(cfg.torch_threads)
     n, y = series.valid.shape
-    attr_m = np.zeros((n, y, MONTHS))
-    attr_d = np.zeros((n, y, series.n_dims))
     ci = np.argwhere(changed)
     if not len(ci) or cfg.gibbs_max <= 0:
-        return attr_m, attr_d
+        return None
     cls = model.class_index(series.static_class)
     if thresholds is None:
         cls_ny = np.broadcast_to(cls[:, None], (n, y))
@@ -535,9 +725,66 @@ def attribute_changes(
         cost=cfg.gibbs_cost,
         seed=seed,
     )
-    attr_m[s_i, s_y] = att.month
-    attr_d[s_i, s_y] = att.dim
+    return s_i, s_y, att, normal
+
+
+def attribute_changes(
+    model: TasGenModel,
+    series: SampleSeries,
+    changed: np.ndarray,
+    scores: np.ndarray,
+    thresholds: ClassThresholds | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gibbs attribution of the changed sample-years: ``(N, Y, 12)`` month and ``(N, Y, D)`` dim shares.
+
+    ``changed`` and ``scores`` are :func:`apply_tasgen`'s ``changed`` and ``anomaly_score``;
+    ``thresholds`` the ones it used (``None``: re-derived the same way). Only the ``gibbs_max``
+    highest-scoring changed years are attributed; the others (and stable years) stay 0. Each changed
+    year is restored towards the sample's own reference year where that year is stable, else towards
+    the class's normal pattern.
+    """
+    n, y = series.valid.shape
+    attr_m = np.zeros((n, y, MONTHS))
+    attr_d = np.zeros((n, y, series.n_dims))
+    got = _gibbs_changes(model, series, changed, scores, thresholds, seed)
+    if got is not None:
+        s_i, s_y, att, _ = got
+        attr_m[s_i, s_y] = att.month
+        attr_d[s_i, s_y] = att.dim
     return attr_m, attr_d
+
+
+def attribute_changes_decoded(
+    model: TasGenModel,
+    series: SampleSeries,
+    changed: np.ndarray,
+    scores: np.ndarray,
+    decode: Callable[[np.ndarray], np.ndarray],
+    thresholds: ClassThresholds | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Gibbs attribution of :func:`attribute_changes` told in *decoded bands* and months.
+
+    ``decode`` maps ESD codes ``(M, 12, D)`` (the series' own units) to physical bands
+    ``(M, 12, B)`` (the store's decoder, e.g. blue, red, nir, mir reflectance). Returns
+    ``(N, Y, 12)`` month and ``(N, Y, B)`` band shares (sum 1 on attributed changed years, else 0);
+    see :func:`ml.tasgen.interpret.decoded_attribution` for how code cells become bands.
+    """
+    n, y = series.valid.shape
+    got = _gibbs_changes(model, series, changed, scores, thresholds, seed)
+    if got is None:
+        b = decode(np.zeros((1, MONTHS, series.n_dims), dtype=np.float32)).shape[-1]
+        return np.zeros((n, y, MONTHS)), np.zeros((n, y, b))
+    s_i, s_y, att, normal = got
+    raw = series.values[s_i, s_y]
+    normal_raw = (normal * model.std + model.mean).astype(np.float32)
+    dec = decoded_attribution(decode, raw, normal_raw, att.cell_effect)
+    attr_m = np.zeros((n, y, MONTHS))
+    attr_b = np.zeros((n, y, dec.band.shape[1]))
+    attr_m[s_i, s_y] = dec.month
+    attr_b[s_i, s_y] = dec.band
+    return attr_m, attr_b
 
 
 def run_tasgen(series: SampleSeries, config: TasGenConfig | None = None, seed: int = 0) -> DynamicSamples:

@@ -436,12 +436,18 @@ def _sub(case: ProtocolCase, mask: np.ndarray) -> ProtocolCase:
     )
 
 
-def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[str, dict[str, float]]:
+def evaluate_case(
+    case: ProtocolCase,
+    config: TasGenConfig,
+    seed: int,
+    models: dict[int, TasGenModel] | None = None,
+) -> dict[str, dict[str, float]]:
     """2-fold location cross-fit of TasGen and the baselines on ``case``; metrics per method.
 
     Only static labels enter any fit, except the ``cosine_best`` threshold, chosen on the training
     fold's truth (an optimistic baseline), and the ``supervised_truth`` reference (trained on the
-    training fold's truth; a ceiling, not a baseline).
+    training fold's truth; a ceiling, not a baseline). ``models``, when given, receives the TasGen
+    model applied to each fold (fold -> model fitted on the other fold), for the simulated reviewer.
     """
     s = case.series
     shape = s.valid.shape
@@ -460,6 +466,8 @@ def evaluate_case(case: ProtocolCase, config: TasGenConfig, seed: int) -> dict[s
         te, tr = case.fold == f, case.fold != f
         train, test = s.subset(tr), s.subset(te)
         model = fit_tasgen(train, config, seed)
+        if models is not None:
+            models[f] = model
         out = apply_tasgen(model, test, seed)
         klass["tasgen"][te], changed["tasgen"][te] = out.klass, out.changed
         klass["static"][te] = np.where(test.valid, test.static_class[:, None], "")
@@ -530,8 +538,15 @@ def evaluate_protocol(
     config: TasGenConfig,
     splice_samples: int = 300,
     cube: Path | None = None,
+    reviews: list[int] | None = None,
+    query: str = "uncertainty",
 ) -> dict[str, object]:
     """Run ``protocol`` (one of :data:`PROTOCOLS`) over ``seeds``; mean and std of every metric.
+
+    With ``reviews`` (budgets, e.g. ``[0, 10, 20, 50]``), the simulated reviewer
+    (``ml.tasgen.simulated_review``) runs on the same fold models: ``curve`` (``query``) and
+    ``curve_random`` list, per budget, the mean over seeds of ``relabel_oa``, ``kappa`` and the change
+    precision / recall / F1 after that many answered sample-years.
 
     Returns a JSON-ready dict: TasGen's mean ``relabel_oa``, ``kappa``, ``change_precision``,
     ``change_recall``, ``change_f1``, ``false_change_rate``, ``evaluated_sample_years``, then
@@ -540,15 +555,22 @@ def evaluate_protocol(
     features), then TasGen's ``change_year_f1`` and ``std`` (of every metric over the seeds), then run
     details.
     """
+    from ml.tasgen.simulated_review import simulate_reviews
+
     per_method: dict[str, list[dict[str, float]]] = {}
+    curves: dict[str, list[list[dict[str, float]]]] = {"curve": [], "curve_random": []}
     n_samples = 0
     n_changed = 0
     for seed in seeds:
         case = protocol_case(protocol, samples, seed, splice_samples, cube)
         n_samples = case.series.n_samples
         n_changed = int(((case.truth != case.series.static_class[:, None]) & case.scored_mask).sum())
-        for m, metrics in evaluate_case(case, config, seed).items():
+        models: dict[int, TasGenModel] = {}
+        for m, metrics in evaluate_case(case, config, seed, models).items():
             per_method.setdefault(m, []).append(metrics)
+        if reviews:
+            curves["curve"].append(simulate_reviews(case, models, reviews, query, seed))
+            curves["curve_random"].append(simulate_reviews(case, models, reviews, "random", seed))
     tasgen = _summary(per_method.pop("tasgen"))
     head = (
         "relabel_oa",
@@ -563,6 +585,13 @@ def evaluate_protocol(
     reference = per_method.pop("supervised_truth")
     result["baselines"] = {m: _summary(runs) for m, runs in per_method.items()}
     result["references"] = {"supervised_truth": _summary(reference)}
+    if reviews:
+        for name, runs in curves.items():
+            result[name] = [
+                {k: round(float(np.mean([r[b][k] for r in runs])), 4) for k in runs[0][b]}
+                for b in range(len(runs[0]))
+            ]
+        result["query"] = query
     result["change_year_f1"] = tasgen["change_year_f1"]
     result["std"] = tasgen["std"]
     result["protocol"] = protocol

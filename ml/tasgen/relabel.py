@@ -77,7 +77,7 @@ def year_features(x: np.ndarray) -> np.ndarray:
 
     The flattened months plus each dimension's annual mean, standard deviation, minimum and maximum.
     """
-    flat = x.reshape(len(x), -1)
+    flat = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
     stats = np.concatenate([x.mean(1), x.std(1), x.min(1), x.max(1)], axis=1)
     return np.concatenate([flat, stats], axis=1).astype(np.float32)
 

@@ -116,6 +116,26 @@ class DynamicSamples:
     attribution_month: np.ndarray  # (N, Y, 12) float, sums to 1 on attributed changed years, else 0
     attribution_dim: np.ndarray  # (N, Y, D) float, sums to 1 on attributed changed years, else 0
     change_years: list[list[int]]  # per sample: years whose class differs from the previous valid year's
+    p_static: np.ndarray  # (N, Y) float: stage-2 probability of the static class (NaN where no data)
+    unknown: np.ndarray  # (N, Y) bool: open-set years (class ``unknown``: unlike every class)
+
+    def review_value(self, reviewed: np.ndarray | None = None) -> np.ndarray:
+        """(N, Y) value of reviewing each sample-year (``ml.tasgen.review.review_value``; -inf where no data)."""
+        from ml.tasgen.review import review_value
+
+        v = self.klass != ""
+        out = np.full(v.shape, -np.inf)
+        rows = np.argwhere(v)[:, 0]
+        margin = self.anomaly_score[v] - self.threshold[rows]
+        p_best = np.where(self.changed[v], self.confidence[v], self.p_static[v])
+        out[v] = review_value(
+            margin,
+            self.p_static[v],
+            p_best=p_best,
+            unknown=self.unknown[v],
+            reviewed=None if reviewed is None else reviewed[v],
+        )
+        return out
 
     def to_rows(self, static_class: np.ndarray, dim_names: tuple[str, ...]) -> list[dict[str, object]]:
         """One flat dict per valid sample-year (for CSV export): sample, year, class, scores, attribution."""
@@ -135,6 +155,8 @@ class DynamicSamples:
                     "threshold": round(float(self.threshold[i]), 4),
                     "confidence": round(float(self.confidence[i, j]), 4),
                     "change_year": self.years[j] in self.change_years[i],
+                    "p_static": round(float(self.p_static[i, j]), 4),
+                    "unknown": bool(self.unknown[i, j]),
                 }
                 for m in range(MONTHS):
                     row[f"attr_m{m + 1:02d}"] = round(float(self.attribution_month[i, j, m]), 4)
