@@ -12,7 +12,7 @@ from rasterio.warp import transform as warp_transform
 
 from ml.errors import MLError
 from monitoring.errors import ApplicationError
-from monitoring.models import Analysis, MapProduct
+from monitoring.models import Analysis, DynamicSample, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_points
 
 
@@ -41,7 +41,7 @@ def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any
     except MLError as exc:
         raise ApplicationError(f"no ESD data at ({lon:.5f}, {lat:.5f}): {exc}", status=404) from exc
     decoded = _decode(store, points.indices[0])
-    names = analysis.label_set.class_names
+    names = analysis.label_set.map_class_names
     products = {
         (p.kind, p.year): p
         for p in MapProduct.objects.filter(
@@ -67,7 +67,54 @@ def pixel_report(*, analysis: Analysis, lon: float, lat: float) -> dict[str, Any
         unc = _value_at(media / product.path, lon, lat) if product else None
         entry["uncertainty"] = round(unc, 3) if unc is not None else None  # 0 sure .. 1 all classes equal
         out.append(entry)
-    return {"lon": lon, "lat": lat, "bands": decoded["bands"] if decoded else None, "years": out}
+    return {
+        "lon": lon,
+        "lat": lat,
+        "bands": decoded["bands"] if decoded else None,
+        "years": out,
+        "samples": pixel_samples(analysis=analysis, lon=lon, lat=lat),
+    }
+
+
+def pixel_samples(*, analysis: Analysis, lon: float, lat: float) -> list[dict[str, Any]]:
+    """The dynamic samples of the label nearest the click within one pixel, one per year: class, why
+    it is in the review queue, the reviewer's answer, and what drove a change (top bands and months)."""
+    from django.contrib.gis.geos import Point
+
+    grid = (analysis.stats or {}).get("grid", {})
+    resolution = float(grid.get("resolution") or 250.0)
+    geographic = any(t in str(grid.get("crs", "")) for t in ("longlat", "4326"))
+    # one pixel, in degrees of longitude (the grid's resolution is in metres unless it is lon/lat)
+    degrees = resolution if geographic else resolution / 111_320 / max(float(np.cos(np.radians(lat))), 0.2)
+    here = Point(lon, lat, srid=4326)
+    near = (
+        DynamicSample.objects.filter(analysis=analysis, geometry__dwithin=(here, degrees))
+        .select_related("label")
+        .order_by("year")
+    )
+    rows = list(near)
+    if not rows:
+        return []
+    label = min({r.label_id: r for r in rows}.values(), key=lambda r: r.geometry.distance(here)).label_id
+    out = []
+    for r in rows:
+        if r.label_id != label:
+            continue
+        att = r.attribution or {}
+        out.append(
+            {
+                "label": r.label_id,
+                "row": r.label.row,
+                "year": r.year,
+                "static_class": r.static_class,
+                "dynamic_class": r.dynamic_class,
+                "review_reason": r.review_reason,
+                "answer": str((r.label.corrected_class or {}).get(str(r.year), "")),
+                "top_bands": att.get("top_bands", []),
+                "top_months": att.get("top_months", []),
+            }
+        )
+    return out
 
 
 def _decode(store, indices: np.ndarray) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]

@@ -40,6 +40,30 @@ export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null
   }
 }
 
+const REASON_WORDS = { unknown: "unknown class", label_may_be_wrong: "label may be wrong", changed: "changed", uncertain: "uncertain", answered: "answered" };
+
+/**
+ * The label sample at this pixel, year by year: its class, why it is in the review queue, the answer,
+ * and what drove a change (spectral bands and months of the attribution).
+ * @param {Array<any>} samples  /pixel/ answer's "samples"
+ */
+export function renderSamples(samples, el, colors) {
+  if (!el) return;
+  if (!samples || !samples.length) {
+    el.innerHTML = "";
+    return;
+  }
+  const rows = samples.map((s) => {
+    const why = [];
+    if (s.top_bands && s.top_bands.length) why.push(`bands ${s.top_bands.join(", ")}`);
+    if (s.top_months && s.top_months.length) why.push(`months ${s.top_months.join(", ")}`);
+    return `<tr><td>${s.year}</td><td><span class="swatch" style="background:${esc(colors[s.dynamic_class] || "#999")}"></span> ${esc(s.dynamic_class)}${s.answer ? ` <span class="kept">(answer: ${esc(s.answer)})</span>` : ""}</td>
+      <td>${esc(REASON_WORDS[s.review_reason] || "")}</td><td>${esc(why.join("; "))}</td></tr>`;
+  }).join("");
+  el.innerHTML = `<h3>Label #${esc(samples[0].row)} here (uploaded class ${esc(samples[0].static_class)})</h3>
+    <table class="small"><thead><tr><th>Year</th><th>Dynamic class</th><th>Review</th><th>What drove a change</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** A short name for narrow cells: "Soybean-cotton" -> "Soy-cot"; short names stay. */
 export function abbreviate(name) {
   if (name.length <= 7) return name;
@@ -72,10 +96,12 @@ export class PixelPanel {
     $("pixel-title").textContent = `Pixel ${lat.toFixed(5)}, ${lon.toFixed(5)}`;
     $("pixel-chart").innerHTML = '<p class="hint">Reading the embeddings…</p>';
     $("pixel-classes").innerHTML = "";
+    $("pixel-samples").innerHTML = "";
     try {
       const report = await api(`/api/analyses/${a.id}/pixel/?lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}`);
       this.last = { lat, lon, report };
       renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors(), $("pixel-embedding"));
+      renderSamples(report.samples, $("pixel-samples"), this.app.results.colors());
     } catch (err) {
       this.last = null;
       $("pixel-chart").innerHTML = `<div class="error" role="alert">${esc(err.message)}</div>`;

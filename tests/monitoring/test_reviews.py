@@ -124,6 +124,14 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     assert areas["classes"][-1] == UNKNOWN and "Soybean-maize" in areas["classes"]
     assert all(UNKNOWN in row for row in areas["area_ha"])  # its own rows in the statistics
 
+    # the pixel panel: the label sample under the click, its answer, year by year
+    pixel = api.get(
+        f"/api/analyses/{second['id']}/pixel/", {"lon": corrected["lon"], "lat": corrected["lat"]}
+    ).json()
+    here = {s["year"]: s for s in pixel["samples"] if s["label"] == corrected["label"]}
+    assert here[corrected["year"]]["answer"] == here[corrected["year"]]["dynamic_class"] == "Soybean-maize"
+    assert {"top_bands", "top_months", "review_reason"} <= set(here[corrected["year"]])
+
     # the export: the store year of the label date, the reason and the answer
     rows = list(
         csv.DictReader(
