@@ -101,11 +101,3 @@ def queue_features(pairs: Sequence[tuple[str, str]], years: Sequence[int]) -> np
         out[row, pair_ids[pair]] = 1.0
         out[row, len(pair_ids) + year_ids[year]] = 0.5
     return out
-
-
-def static_probability_bound(confidence: np.ndarray, changed: np.ndarray) -> np.ndarray:
-    """Stage 2's probability of the static class as far as a stored sample tells it: its confidence
-    where the class was kept, and at most ``1 - confidence`` where it changed (the probabilities sum
-    to 1 and the new class holds ``confidence``). The ``p_static`` of ``ml.tasgen.review_value``."""
-    conf = np.clip(np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=0.0), 0.0, 1.0)
-    return np.where(np.asarray(changed, dtype=bool), 1.0 - conf, conf)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ml.review import (
     REASON_ANSWERED,
@@ -14,7 +13,6 @@ from ml.review import (
     keep_reference_year,
     queue_features,
     review_reason,
-    static_probability_bound,
 )
 from ml.tasgen import UNKNOWN, review_order
 
@@ -63,8 +61,3 @@ def test_queue_features_with_review_order_spread_the_first_picks() -> None:
     f = queue_features([("A", "B")] * 4 + [("C", "D")], [2010] * 5)
     assert list(review_order(values)) == [0, 1, 2, 3, 4]
     assert list(review_order(values, f, diversity=0.5))[:2] == [0, 4]
-
-
-def test_static_probability_bound() -> None:
-    p = static_probability_bound(np.array([0.9, 0.7, np.nan]), np.array([False, True, False]))
-    assert p == pytest.approx([0.9, 0.3, 0.0])

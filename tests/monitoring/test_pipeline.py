@@ -74,8 +74,10 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
 
     import numpy as np
 
+    from ml.esd.model import decode_codes
     from ml.review import keep_reference_year
-    from ml.tasgen.pipeline import apply_tasgen
+    from ml.tasgen.pipeline import apply_tasgen, attribute_changes_decoded
+    from monitoring.selectors.decoders import decoder_for_tiles
     from monitoring.services.pipeline.inputs import AnalysisInputs
     from monitoring.services.pipeline.paths import load_npz
     from monitoring.services.pipeline.relabel import (
@@ -89,7 +91,7 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
     ti = tasgen_input(inputs)
     assert ti.series is not None
     model = pickle.loads(model_path(inputs).read_bytes())
-    full = apply_tasgen(model, ti.series, seed=0)  # attribution inside apply, as before the split
+    full = apply_tasgen(model, ti.series, seed=0, attribute=False)
     dyn = load_npz(relabel_path(inputs))
     kept = keep_reference_year(
         full.klass, full.changed, ti.static[ti.run], ti.ref_index[ti.run], ti.series.valid
@@ -97,9 +99,17 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
     assert np.array_equal(dyn["klass"][ti.run], kept.klass)  # the labels' own years keep their labels
     assert np.array_equal(dyn["tasgen_changed"][ti.run], full.changed)  # what the attribution explains
     n, y = dyn["valid"].shape
-    att = {"att_month": np.zeros((n, y, 12), np.float32), "att_dim": np.zeros((n, y, 6), np.float32)}
-    att["att_month"][ti.run] = full.attribution_month
-    att["att_dim"][ti.run] = full.attribution_dim
+    esd_model, bands = decoder_for_tiles(inputs.tiles)  # the attribution is told in its bands
+    month, band = attribute_changes_decoded(
+        model, ti.series, full.changed, full.anomaly_score, lambda c: decode_codes(esd_model, c), seed=0
+    )
+    att = {
+        "att_month": np.zeros((n, y, 12), np.float32),
+        "att_dim": np.zeros((n, y, len(bands)), np.float32),
+        "band_names": np.asarray(bands),
+    }
+    att["att_month"][ti.run] = month
+    att["att_dim"][ti.run] = band
     expected = sample_attributions(dyn, att)
     stored = {
         (s.label_id, s.year): s.attribution

@@ -60,6 +60,15 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     assert known[0]["review_value"] == max(i["review_value"] for i in known)  # the best review first
     assert other_api.get(f"/api/analyses/{pk}/review/").status_code == 404
 
+    # what drove a change is told in the decoder's spectral bands and in months
+    explained = [i["attribution"] for i in items if i["attribution"]]
+    assert explained and all(set(a["top_bands"]) <= {"blue", "red", "nir", "mir"} for a in explained)
+    assert all(
+        set(a["months"])
+        == {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+        for a in explained
+    )
+
     # nothing to apply yet
     assert api.post(f"/api/analyses/{pk}/apply-reviews/").status_code == 400
 

@@ -21,7 +21,7 @@ from monitoring.selectors.esd_catalog import esd_tile_info, esd_tiles_for_area
 from monitoring.services.pipeline.grid import Grid, grid_for_aoi
 from monitoring.services.pipeline.paths import work_dir
 
-PIPELINE_VERSION = "3"  # bump when a stage's output format or method changes
+PIPELINE_VERSION = "4"  # bump when a stage's output format or method changes
 
 
 def _hash(*parts: object) -> str:

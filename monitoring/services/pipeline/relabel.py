@@ -19,9 +19,16 @@ from django.db import transaction
 
 from ml.errors import MLError
 from ml.esd.codec import CODE_DIM, indices_to_codes
-from ml.review import keep_reference_year, review_reason, static_probability_bound
-from ml.tasgen import UNKNOWN, review_value
-from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, attribute_changes, fit_tasgen
+from ml.esd.model import decode_codes
+from ml.review import keep_reference_year, review_reason
+from ml.tasgen.pipeline import (
+    TasGenConfig,
+    apply_tasgen,
+    attribute_changes,
+    attribute_changes_decoded,
+    fit_tasgen,
+    refit_with_reviews,
+)
 from ml.tasgen.series import SampleSeries
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, DynamicSample
@@ -126,19 +133,23 @@ def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str
     ``tasgen_changed`` is TasGen's own change flag (before reviewer corrections): what the attribution
     explains. A label's own year keeps its label (``ml.review.keep_reference_year``); ``suggested``
     ``(S,)`` holds TasGen's class there where it disagrees ("label may be wrong", for review), and
-    ``threshold (S,)`` each pixel's anomaly threshold (stage 1 flags ``score > threshold``).
+    ``threshold (S,)`` each pixel's anomaly threshold (stage 1 flags ``score > threshold``); ``value
+    (S, Y)`` the value of reviewing each pixel-year (``ml.tasgen`` ``DynamicSamples.review_value``).
+    Reviewers' answers (``Label.corrected_class``) refit TasGen's stage 2 (``refit_with_reviews``: the
+    other years learn from them) and hold for their own years.
     The model is None when TasGen did not run (fewer than 2 classes).
     """
     ti = tasgen_input(inputs)
     data, years, static, run = ti.data, ti.years, ti.static, ti.run
     label_pk, valid = data["label_pk"], data["valid"]
-    by_pk = {lab.pk: lab for lab in inputs.labels}
     n, y = valid.shape
     klass = np.full((n, y), "", dtype=object)
     changed = np.zeros((n, y), dtype=bool)
     score = np.full((n, y), np.nan, dtype=np.float64)
     conf = np.zeros((n, y), dtype=np.float64)
     threshold = np.full(n, np.nan, dtype=np.float64)
+    value = np.zeros((n, y), dtype=np.float64)
+    answers = _answers(inputs, label_pk, years, valid)
     if ti.series is None:
         model = None
     else:
@@ -146,7 +157,12 @@ def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str
         try:
             if model is None:
                 model = fit_tasgen(ti.series, tasgen_config(inputs.analysis.parameters), seed)
-            out = apply_tasgen(model, ti.series, seed, attribute=False)
+            reviews = answers[run].astype(str)
+            if (reviews != "").any():  # stage 2 learns from the answers, then they are kept as given
+                reviewed_model = refit_with_reviews(model, ti.series, reviews, seed)
+                out = apply_tasgen(reviewed_model, ti.series, seed, attribute=False, reviews=reviews)
+            else:
+                out = apply_tasgen(model, ti.series, seed, attribute=False)
         except MLError as exc:
             raise ApplicationError(f"TasGen could not relabel these samples: {exc}") from exc
         klass[run] = out.klass
@@ -154,22 +170,18 @@ def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str
         score[run] = out.anomaly_score
         conf[run] = out.confidence
         threshold[run] = out.threshold
+        value[run] = np.where(np.isfinite(v := out.review_value()), v, 0.0)
     tasgen_changed = changed.copy()
     kept = keep_reference_year(klass, changed, static, ti.ref_index, valid)
     klass, changed = kept.klass.astype(object), kept.changed
     rest = ~run if ti.series is not None else np.ones(n, dtype=bool)
     klass[rest] = np.where(valid[rest], static[rest][:, None], "")
     conf[rest] = np.where(valid[rest], 1.0, 0.0)
-    # reviewer corrections override TasGen for their label-years
-    answered = np.zeros((n, y), dtype=bool)
-    for i, pk in enumerate(label_pk):
-        for yr, cls in (by_pk[int(pk)].corrected_class or {}).items():
-            if int(yr) in years and valid[i, years.index(int(yr))]:
-                j = years.index(int(yr))
-                klass[i, j] = cls
-                changed[i, j] = cls != static[i]
-                conf[i, j] = 1.0
-                answered[i, j] = True
+    # reviewers' answers hold for their label-years (also where TasGen did not run)
+    answered = answers != ""
+    klass[answered] = answers[answered]
+    changed[answered] = answers[answered] != np.broadcast_to(static[:, None], (n, y))[answered]
+    conf[answered] = 1.0
     dyn = {
         "label_pk": label_pk,
         "lon": data["lon"],
@@ -181,6 +193,7 @@ def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str
         "changed": changed,
         "tasgen_changed": tasgen_changed,
         "threshold": threshold,
+        "value": value,
         "answered": answered,
         "ref_index": ti.ref_index,
         "suggested": kept.suggested,
@@ -191,44 +204,75 @@ def compute_dynamic(inputs: AnalysisInputs, model: Any = None) -> tuple[dict[str
     return dyn, model
 
 
+def _answers(
+    inputs: AnalysisInputs, label_pk: np.ndarray, years: tuple[int, ...], valid: np.ndarray
+) -> np.ndarray:
+    """``(S, Y)`` the reviewers' class of each label pixel-year (``""``: not answered or no data)."""
+    by_pk = {lab.pk: lab for lab in inputs.labels}
+    out = np.full(valid.shape, "", dtype=object)
+    for i, pk in enumerate(label_pk):
+        for yr, cls in (by_pk[int(pk)].corrected_class or {}).items():
+            if int(yr) in years and valid[i, years.index(int(yr))]:
+                out[i, years.index(int(yr))] = str(cls)
+    return out
+
+
 def compute_attribution(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
     """Gibbs attribution of TasGen's changed sample-years from the stored model and output.
 
-    ``att_month (S, Y, 12)`` and ``att_dim (S, Y, 6)``; zeros where TasGen did not run or saw no change.
+    ``att_month (S, Y, 12)``, ``att_dim (S, Y, B)`` and ``band_names (B,)``: told in the spectral bands
+    of the store's decoder (e.g. blue, red, nir, mir; ``attribute_changes_decoded``) when the tiles name
+    one, else in the embedding dimensions c0..c5. Zeros where TasGen did not run or saw no change.
     """
+    from monitoring.selectors.decoders import decoder_for_tiles
+
     dyn = load_npz(relabel_path(inputs))
     n, y = dyn["valid"].shape
+    decoder = decoder_for_tiles(inputs.tiles)
+    names = tuple(decoder[1]) if decoder is not None else DIM_NAMES
     att_m = np.zeros((n, y, 12), dtype=np.float32)
-    att_d = np.zeros((n, y, CODE_DIM), dtype=np.float32)
+    att_d = np.zeros((n, y, len(names)), dtype=np.float32)
     if model_path(inputs).exists():
         ti = tasgen_input(inputs)
         model = pickle.loads(model_path(inputs).read_bytes())
         run = ti.run
-        try:
-            month, dim = attribute_changes(
-                model,
-                ti.series,  # type: ignore[arg-type]
-                dyn["tasgen_changed"][run],
-                dyn["score"][run],
-                seed=int(inputs.analysis.parameters.get("seed", 0)),
+        seed = int(inputs.analysis.parameters.get("seed", 0))
+        series = ti.series
+        if series is None:
+            raise ApplicationError(
+                "the stored TasGen model does not match these labels; run the analysis again"
             )
+        try:
+            if decoder is not None:
+                esd_model = decoder[0]
+                month, dim = attribute_changes_decoded(
+                    model,
+                    series,
+                    dyn["tasgen_changed"][run],
+                    dyn["score"][run],
+                    lambda codes: decode_codes(esd_model, codes),
+                    seed=seed,
+                )
+            else:
+                month, dim = attribute_changes(
+                    model, series, dyn["tasgen_changed"][run], dyn["score"][run], seed=seed
+                )
         except MLError as exc:
             raise ApplicationError(f"TasGen could not explain the changes: {exc}") from exc
         att_m[run] = month
         att_d[run] = dim
-    return {"att_month": att_m, "att_dim": att_d}
+    return {"att_month": att_m, "att_dim": att_d, "band_names": np.asarray(names, dtype=str)}
 
 
-def _attribution(month: np.ndarray, dim: np.ndarray) -> dict[str, Any]:
+def _attribution(month: np.ndarray, dim: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """``{"months", "bands", "top_months", "top_bands"}``: shares by month and by band (``names``)."""
     if float(month.sum()) <= 0:
         return {}
-    months = {MONTHS[i]: round(float(v), 4) for i, v in enumerate(month)}
-    dims = {DIM_NAMES[i]: round(float(v), 4) for i, v in enumerate(dim)}
     return {
-        "months": months,
-        "bands": dims,
+        "months": {MONTHS[i]: round(float(v), 4) for i, v in enumerate(month)},
+        "bands": {names[i]: round(float(v), 4) for i, v in enumerate(dim)},
         "top_months": [MONTHS[i] for i in np.argsort(-month)[:3] if month[i] > 0],
-        "top_bands": [DIM_NAMES[i] for i in np.argsort(-dim)[:3] if dim[i] > 0],
+        "top_bands": [names[i] for i in np.argsort(-dim)[:3] if dim[i] > 0],
     }
 
 
@@ -250,9 +294,12 @@ def sample_attributions(
 ) -> dict[tuple[int, int], dict]:
     """``{(label pk, year): attribution}`` of the samples with one (the mean over agreeing pixels)."""
     years = [int(y) for y in dyn["years"]]
+    names = tuple(str(b) for b in att["band_names"]) if "band_names" in att else DIM_NAMES
     out = {}
     for pk, j, _, _, agree, _ in _label_years(dyn):
-        value = _attribution(att["att_month"][agree, j].mean(axis=0), att["att_dim"][agree, j].mean(axis=0))
+        value = _attribution(
+            att["att_month"][agree, j].mean(axis=0), att["att_dim"][agree, j].mean(axis=0), names
+        )
         if value:
             out[(pk, years[j])] = value
     return out
@@ -267,7 +314,6 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str,
     years = [int(y) for y in dyn["years"]]
     attributions = sample_attributions(dyn, att) if att is not None else {}
     rows: list[DynamicSample] = []
-    margins: list[float] = []  # anomaly score minus its class threshold (robust sigmas; > 0: flagged)
     for pk, j, idx, ok, agree, vote in _label_years(dyn):
         static = str(dyn["static"][idx[0]])
         at_ref = ok[dyn["ref_index"][ok] == j]
@@ -301,18 +347,7 @@ def write_samples(analysis: Analysis, dyn: dict[str, np.ndarray], att: dict[str,
                 suggested_class=suggested,
             )
         )
-        margin = dyn["score"][ok, j] - dyn["threshold"][ok]
-        margins.append(float(np.nanmean(margin)) if np.isfinite(margin).any() else 0.0)
-    confidence = np.array([r.confidence for r in rows])
-    changed = np.array([r.changed for r in rows], dtype=bool)
-    values = review_value(
-        margin=np.array(margins),
-        p_static=static_probability_bound(confidence, changed),
-        p_best=confidence,
-        unknown=np.array([r.dynamic_class == UNKNOWN for r in rows], dtype=bool),
-    )
-    for row, value in zip(rows, values, strict=True):
-        row.review_value = round(float(value), 4)
+        rows[-1].review_value = round(float(dyn["value"][ok, j].mean()), 4)
     samples_replace(analysis.pk, rows)
     return len(rows)
 
