@@ -21,13 +21,16 @@ Two different figures, never to be mixed up:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import rasterio
+from rasterio.warp import transform as warp_transform
 from sklearn.model_selection import GroupKFold
 
-from ml.errors import SamplesError
-from ml.mapping import MapperConfig, fit_mapper
+from ml.errors import ProductError, SamplesError
+from ml.mapping import NODATA_CLASS, MapperConfig, fit_mapper
 
 Z95: Final[float] = 1.96  # normal quantile of the 95% intervals (the value Olofsson et al. 2014 use)
 DEFAULT_BLOCK_M: Final[float] = 2000.0  # side of the square spatial blocks of the grouped CV (metres)
@@ -58,8 +61,9 @@ class AreaAdjustedAccuracy:
 
     ``area`` is in the unit of the ``mapped_area`` given (hectares in this project). User's accuracy of
     a class without validation samples and producer's accuracy of a class with no estimated area are
-    NaN; a class sampled fewer than twice makes every interval that depends on it NaN (a variance
-    needs two samples per stratum) and is named in ``warnings``.
+    NaN. Map classes with fewer than 2 validation samples are left out of the estimates (a stratum needs
+    two for a variance): ``coverage`` is the share of the mapped area the estimates describe and
+    ``warnings`` names the classes left out.
     """
 
     classes: tuple[str, ...]
@@ -70,6 +74,7 @@ class AreaAdjustedAccuracy:
     users: tuple[Estimate, ...]  # user's accuracy U_i (eq. 2) per map class, interval (eq. 6)
     producers: tuple[Estimate, ...]  # producer's accuracy P_j (eq. 3) per reference class (eq. 7)
     area: tuple[Estimate, ...]  # error-adjusted area A_j = A_tot * p_.j (eq. 9), interval (eqs. 10-11)
+    coverage: float = 1.0  # share of the mapped area the estimates describe (strata with >= 2 samples)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -81,6 +86,7 @@ class AreaAdjustedAccuracy:
         return {
             "method": "olofsson2014",
             "n_samples": self.n_samples,
+            "coverage": round(self.coverage, 4),
             "classes": list(self.classes),
             "error_matrix": self.error_matrix.astype(int).tolist(),
             "overall": self.overall.as_dict(),
@@ -88,6 +94,7 @@ class AreaAdjustedAccuracy:
                 {
                     "class": c,
                     "n_map": int(self.error_matrix[i].sum()),
+                    "left_out": bool(self.mapped_area[i] > 0 and self.error_matrix[i].sum() < 2),
                     "mapped_area": _num(float(self.mapped_area[i]), 2),
                     "users": self.users[i].as_dict(),
                     "producers": self.producers[i].as_dict(),
@@ -107,81 +114,68 @@ def area_adjusted_accuracy(
     ``error_matrix (k, k)``: validation counts, rows = class on the map, columns = class in the
     reference (the validation label); ``mapped_area (k,)``: area of each class on the map (any unit;
     the estimated areas come back in it). Equations of Olofsson et al. (2014), section 4.
+
+    Every stratum needs two samples for a variance. A mapped class with fewer is left out: the
+    estimates then describe the rest of the map (``coverage`` < 1, named in ``warnings``), rather than
+    silently counting the left-out area as correct, as wrong, or without an interval.
     """
-    n = np.asarray(error_matrix, dtype=np.float64)
-    area_m = np.asarray(mapped_area, dtype=np.float64)
+    n_all = np.asarray(error_matrix, dtype=np.float64)
+    area_all = np.asarray(mapped_area, dtype=np.float64)
     k = len(classes)
-    if n.shape != (k, k) or area_m.shape != (k,):
-        raise SamplesError(f"error matrix {n.shape} and mapped areas {area_m.shape} do not fit {k} classes")
-    if (n < 0).any() or (area_m < 0).any() or not np.isfinite(area_m).all():
+    if n_all.shape != (k, k) or area_all.shape != (k,):
+        raise SamplesError(
+            f"error matrix {n_all.shape} and mapped areas {area_all.shape} do not fit {k} classes"
+        )
+    if (n_all < 0).any() or (area_all < 0).any() or not np.isfinite(area_all).all():
         raise SamplesError("sample counts and mapped areas must be finite and non-negative")
+    n_i = n_all.sum(axis=1)  # n_i., samples per map class (stratum)
+    used = (n_i >= 2) & (area_all > 0)
+    if not used.any():
+        raise SamplesError("need at least 2 validation labels on one mapped class to estimate accuracy")
+    left_out = [classes[i] for i in range(k) if area_all[i] > 0 and not used[i]]
+    area_m = np.where(used, area_all, 0.0)
+    n = np.where(used[:, None], n_all, 0.0)
     total = float(area_m.sum())
-    if total <= 0 or n.sum() <= 0:
-        raise SamplesError("need a mapped area and at least one validation sample")
-    w = area_m / total  # W_i, share of the map in class i
-    n_i = n.sum(axis=1)  # n_i., samples per map class (stratum)
+    coverage = total / float(area_all.sum())
     warnings: list[str] = []
-    unsampled = [classes[i] for i in range(k) if n_i[i] == 0 and w[i] > 0]
-    if unsampled:
+    if left_out:
         warnings.append(
-            "mapped classes without validation samples (their share of the map counts as unknown "
-            f"and is left out of the estimates): {', '.join(unsampled)}"
+            "mapped classes with fewer than 2 validation labels are left out, so the estimates cover "
+            f"{coverage:.0%} of the mapped area: {', '.join(left_out)}"
         )
-    few = [classes[i] for i in range(k) if n_i[i] == 1 and w[i] > 0]
-    if few:
-        warnings.append(
-            f"classes with a single validation sample have no confidence interval: {', '.join(few)}"
-        )
+    w = area_m / total  # W_i, share of the (covered) map in class i
+    n_i = np.where(used, n_i, 0.0)
+    var_div = np.where(used, n_i - 1, np.inf)  # n_i. - 1; strata left out add nothing
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(n_i[:, None] > 0, n / n_i[:, None], 0.0)  # n_ij / n_i.
+        frac = np.where(used[:, None], n / np.where(used, n_i, 1.0)[:, None], 0.0)  # n_ij / n_i.
         p = w[:, None] * frac  # p_ij (eq. 4)
-        var_div = np.where(n_i > 1, n_i - 1, np.nan)  # n_i. - 1; NaN makes a variance unknown
-        var_div = np.where(w > 0, var_div, np.inf)  # unmapped classes add nothing
-        p_i = p.sum(axis=1)
-        p_j = p.sum(axis=0)
-        diag = np.diag(p)
+        p_i, p_j, diag = p.sum(axis=1), p.sum(axis=0), np.diag(p)
         users_v = np.where(p_i > 0, diag / p_i, np.nan)  # U_i (eq. 2)
         prod_v = np.where(p_j > 0, diag / p_j, np.nan)  # P_j (eq. 3)
-        overall_v = float(diag.sum())  # O (eq. 1)
-        sampled = n_i > 0
+        u0 = np.nan_to_num(users_v)
         # eq. 5: V(O) = sum_i W_i^2 U_i (1 - U_i) / (n_i. - 1)
-        var_o = float(np.nansum(np.where(sampled, w**2 * users_v * (1 - users_v), 0.0) / var_div))
-        if any(n_i[i] == 1 and w[i] > 0 for i in range(k)):
-            var_o = np.nan
+        var_o = float((w**2 * u0 * (1 - u0) / var_div).sum())
         # eq. 6: V(U_i) = U_i (1 - U_i) / (n_i. - 1)
         var_u = users_v * (1 - users_v) / var_div
-        # eq. 7 (N_i. = mapped area: the scale cancels in the ratio)
-        n_hat_j = (area_m[:, None] * frac).sum(axis=0)  # estimated reference total of class j
-        var_p = np.full(k, np.nan)
-        for j in range(k):
-            if n_hat_j[j] <= 0:
-                continue
-            own = area_m[j] ** 2 * (1 - prod_v[j]) ** 2 * users_v[j] * (1 - users_v[j]) / var_div[j]
-            if not sampled[j]:
-                own = 0.0
-            others = sum(
-                area_m[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / var_div[i]
-                for i in range(k)
-                if i != j and sampled[i]
-            )
-            var_p[j] = (own + prod_v[j] ** 2 * others) / n_hat_j[j] ** 2
-        # eq. 10: S(p_.j) = sqrt(sum_i (W_i p_ij - p_ij^2) / (n_i. - 1)); eq. 11: A_tot * S
-        var_pj = np.array(
-            [
-                sum((w[i] * p[i, j] - p[i, j] ** 2) / var_div[i] for i in range(k) if sampled[i])
-                for j in range(k)
-            ]
-        )
+        # eq. 7, with N_i. = mapped area (its scale cancels): N_.j = sum_i N_i. n_ij / n_i.
+        n_hat_j = (area_m[:, None] * frac).sum(axis=0)
+        cell = area_m[:, None] ** 2 * frac * (1 - frac) / var_div[:, None]  # (i, j) terms of the sum
+        others = cell.sum(axis=0) - np.diag(cell)
+        own = area_m**2 * (1 - prod_v) ** 2 * u0 * (1 - u0) / var_div
+        var_p = np.where(n_hat_j > 0, (own + prod_v**2 * others) / n_hat_j**2, np.nan)
+        # eq. 10: S(p_.j) = sqrt(sum_i (W_i p_ij - p_ij^2) / (n_i. - 1)); eq. 11: S(A_j) = A_tot S(p_.j)
+        var_pj = ((w[:, None] * p - p**2) / var_div[:, None]).sum(axis=0)
     se_area = total * np.sqrt(np.maximum(var_pj, 0.0))
     return AreaAdjustedAccuracy(
         classes=tuple(classes),
-        error_matrix=n.astype(np.int64),
-        mapped_area=area_m,
+        error_matrix=n_all.astype(np.int64),
+        mapped_area=area_all,
         proportions=p,
-        overall=Estimate(overall_v, z * float(np.sqrt(var_o))),
+        overall=Estimate(float(diag.sum()), z * float(np.sqrt(var_o))),
         users=tuple(Estimate(float(users_v[i]), z * float(np.sqrt(var_u[i]))) for i in range(k)),
         producers=tuple(Estimate(float(prod_v[j]), z * float(np.sqrt(var_p[j]))) for j in range(k)),
         area=tuple(Estimate(float(total * p_j[j]), z * float(se_area[j])) for j in range(k)),
+        coverage=coverage,
         warnings=tuple(warnings),
     )
 
@@ -193,6 +187,27 @@ def error_matrix(mapped: np.ndarray, reference: np.ndarray, k: int) -> np.ndarra
     ok = (mapped >= 0) & (mapped < k) & (reference >= 0) & (reference < k)
     out = np.zeros((k, k), dtype=np.int64)
     np.add.at(out, (mapped[ok], reference[ok]), 1)
+    return out
+
+
+def classes_at_points(path: str | Path, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Class value of a class-map GeoTIFF at each WGS84 point: ``(n,)`` int64, -1 outside or no data."""
+    lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    out = np.full(lon.shape, -1, dtype=np.int64)
+    if lon.size == 0:
+        return out
+    try:
+        with rasterio.open(path) as src:
+            xs, ys = warp_transform("EPSG:4326", src.crs, lon.tolist(), lat.tolist())
+            rows, cols = rasterio.transform.rowcol(src.transform, xs, ys)
+            band = src.read(1)
+    except rasterio.errors.RasterioIOError as exc:
+        raise ProductError(f"{path}: cannot read the class map ({exc})") from exc
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    inside = (rows >= 0) & (rows < band.shape[0]) & (cols >= 0) & (cols < band.shape[1])
+    values = band[rows[inside], cols[inside]].astype(np.int64)
+    out[inside] = np.where(values == NODATA_CLASS, -1, values)
     return out
 
 

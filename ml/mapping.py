@@ -1,18 +1,16 @@
 """Per-pixel-year land-cover mapping from ESD embeddings: fit on samples, predict windows, score.
 
 Features are the 72 values (12 months x 6 code dims) of one pixel-year. The classifier is a random
-forest (robust on small label sets, no scaling needed); accuracy is estimated by cross-validation
-grouped by location so that years of one pixel never sit on both sides of a split.
+forest (robust on small label sets, no scaling needed). How far its maps agree with the user's labels
+is measured in :mod:`ml.accuracy` (spatially grouped cross-validation, area-adjusted validation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
-from sklearn.model_selection import GroupKFold
 
 from ml.errors import SamplesError
 
@@ -28,32 +26,6 @@ class MapperConfig:
     min_samples_leaf: int = 1  # leaf size
     n_jobs: int = 2  # threads for fit/predict (the workers have 2 cores)
     seed: int = 0  # random_state
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """Cross-validated accuracy: overall accuracy, Cohen's kappa, F1 per class and the confusion matrix."""
-
-    oa: float
-    kappa: float
-    f1: dict[str, float]
-    confusion: list[list[int]]  # rows true class, columns predicted, in ``classes`` order
-    classes: list[str]
-    n_samples: int
-    folds: int
-    per_year: dict[int, float] = field(default_factory=dict)  # OA per year of the samples
-
-    def as_dict(self) -> dict:
-        return {
-            "oa": round(self.oa, 4),
-            "kappa": round(self.kappa, 4),
-            "f1": {k: round(v, 4) for k, v in self.f1.items()},
-            "confusion": self.confusion,
-            "classes": self.classes,
-            "n_samples": self.n_samples,
-            "folds": self.folds,
-            "per_year_oa": {str(k): round(v, 4) for k, v in self.per_year.items()},
-        }
 
 
 def features(codes: np.ndarray) -> np.ndarray:
@@ -112,43 +84,3 @@ def predict_proba_window(
         out_v = np.moveaxis(out, 1, -1)  # (Y, H, W, C) view
         out_v[valid] = proba.astype(np.float16)
     return out
-
-
-def cross_validate(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    class_names: list[str],
-    years: np.ndarray | None = None,
-    folds: int = 5,
-    config: MapperConfig | None = None,
-) -> Accuracy:
-    """Grouped k-fold accuracy of the mapper (``groups`` = location ids, so no pixel is on both sides)."""
-    n_groups = np.unique(groups).size
-    k = min(folds, n_groups)
-    if k < 2:
-        raise SamplesError("need samples at 2 or more locations to cross-validate")
-    pred = np.empty_like(y)
-    for train, test in GroupKFold(n_splits=k).split(x, y, groups):
-        if np.unique(y[train]).size < 2:
-            pred[test] = y[train][0]
-            continue
-        pred[test] = fit_mapper(x[train], y[train], config).predict(x[test])
-    labels = list(range(len(class_names)))
-    f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
-    present = set(np.unique(y).tolist())
-    per_year: dict[int, float] = {}
-    if years is not None:
-        for yr in np.unique(years):
-            m = years == yr
-            per_year[int(yr)] = float(accuracy_score(y[m], pred[m]))
-    return Accuracy(
-        oa=float(accuracy_score(y, pred)),
-        kappa=float(cohen_kappa_score(y, pred)) if np.unique(np.concatenate([y, pred])).size > 1 else 1.0,
-        f1={class_names[i]: float(f1[i]) for i in labels if i in present},
-        confusion=confusion_matrix(y, pred, labels=labels).tolist(),
-        classes=list(class_names),
-        n_samples=int(y.size),
-        folds=k,
-        per_year=per_year,
-    )

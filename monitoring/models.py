@@ -48,6 +48,8 @@ class LabelSet(OwnedModel):
     classes = models.JSONField(default=list)
     source_filename = models.CharField(max_length=255, blank=True)
     upload_report = models.JSONField(default=dict, blank=True)  # accepted/rejected counts, warnings
+    # held out to assess maps (area-adjusted accuracy); a validation set never trains an analysis
+    is_validation = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from ml.accuracy import DEFAULT_BLOCK_M
 from ml.mapping import MapperConfig
 from ml.smoothing import SmoothingConfig
 from ml.tasgen.pipeline import TasGenConfig
@@ -215,6 +216,14 @@ class AnalysisParametersSerializer(StrictSerializer):
         allow_null=True,
         default=None,
         help_text="[from, to] years of the from-to change map, within the analysis years (null: first and last)",
+    )
+    accuracy_block_m = serializers.FloatField(
+        min_value=30.0,
+        max_value=1_000_000.0,
+        required=False,
+        default=DEFAULT_BLOCK_M,
+        help_text="side (metres) of the spatial blocks held out together when the map is scored "
+        "against the labels at their reference years (grouped cross-validation)",
     )
     tasgen = TasGenParametersSerializer(required=False, help_text="TasGen relabelling settings")
     classifier = ClassifierParametersSerializer(required=False, help_text="map classifier settings")

@@ -32,6 +32,9 @@ urlpatterns = [
         name="analysis-apply-reviews",
     ),
     path("analyses/<int:pk>/stats/", analyses.AnalysisStatsApi.as_view(), name="analysis-stats"),
+    path(
+        "analyses/<int:pk>/validation/", analyses.AnalysisValidationApi.as_view(), name="analysis-validation"
+    ),
     path("analyses/<int:pk>/pixel/", analyses.PixelApi.as_view(), name="analysis-pixel"),
     path(
         "analyses/<int:pk>/products/<int:product_pk>/download",

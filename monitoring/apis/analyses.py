@@ -30,6 +30,7 @@ from monitoring.selectors.pixel import pixel_report
 from monitoring.selectors.samples import SAMPLE_COLUMNS, sample_dicts
 from monitoring.services.analyses import analysis_cancel, analysis_create, analysis_delete
 from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.services.validation import analysis_validate, analysis_validation_clear
 
 SAMPLE_FILES = {
     "geojson": ("samples.geojson", "application/geo+json"),
@@ -230,6 +231,36 @@ class AnalysisStatsApi(APIView):
         if query["fmt"] == "csv":
             return _analysis_file(analysis, *STATS_FILES["csv"])
         return Response(analysis.stats)
+
+
+class AnalysisValidationApi(APIView):
+    """GET the assessment; POST ``{"label_set": id}``: assess the maps with a validation label set (it is marked as one):
+    overall, user's and producer's accuracy and error-adjusted class areas with 95% confidence intervals
+    (Olofsson et al. 2014), per map year with labels; the statistics files are rewritten. DELETE drops it.
+    """
+
+    parser_classes = [JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        label_set = serializers.IntegerField()
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, pk: int) -> Response:
+        """The stored assessment, or ``{}`` when the analysis has none."""
+        return Response((analysis_get_bare(user=request.user, pk=pk).stats or {}).get("validation") or {})
+
+    @extend_schema(request=InputSerializer, responses=dict)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        analysis = analysis_get_bare(user=request.user, pk=pk)
+        label_set = labelset_get(user=request.user, pk=data.validated_data["label_set"])
+        return Response(analysis_validate(analysis=analysis, label_set=label_set))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        analysis_validation_clear(analysis=analysis_get_bare(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProductDownloadApi(APIView):

@@ -21,6 +21,7 @@ from monitoring.models import Label, LabelSet
 from monitoring.selectors.objects import label_get, labelset_get, labelset_list
 from monitoring.services.labels import labels_add_points, labelset_delete, labelset_import
 from monitoring.services.reviews import label_correct
+from monitoring.services.validation import labelset_set_validation
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "static" / "upload_templates"
 
@@ -30,7 +31,16 @@ class LabelSetOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LabelSet
-        fields = ("id", "name", "classes", "source_filename", "upload_report", "label_count", "created_at")
+        fields = (
+            "id",
+            "name",
+            "classes",
+            "source_filename",
+            "upload_report",
+            "label_count",
+            "is_validation",
+            "created_at",
+        )
 
     def get_label_count(self, obj: LabelSet) -> int:
         return obj.labels.count()
@@ -95,11 +105,27 @@ class LabelSetUploadApi(APIView):
 
 
 class LabelSetDetailApi(APIView):
-    """GET one label set; DELETE it with its labels and analyses."""
+    """GET one label set; PATCH ``is_validation`` (a validation set assesses maps, never trains them);
+    DELETE it with its labels and analyses."""
+
+    parser_classes = [JSONParser]
+
+    class PatchInputSerializer(serializers.Serializer):
+        is_validation = serializers.BooleanField()
 
     @extend_schema(responses=LabelSetOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(LabelSetOutputSerializer(labelset_get(user=request.user, pk=pk)).data)
+
+    @extend_schema(request=PatchInputSerializer, responses=LabelSetOutputSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        data = self.PatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        label_set = labelset_set_validation(
+            label_set=labelset_get(user=request.user, pk=pk),
+            is_validation=data.validated_data["is_validation"],
+        )
+        return Response(LabelSetOutputSerializer(label_set).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:

@@ -56,6 +56,11 @@ def analysis_create(
         )
     if not label_set.labels.exists():
         raise ApplicationError("the label set has no labels")
+    if label_set.is_validation:
+        raise ApplicationError(
+            f'"{label_set.name}" is marked as a validation set: labels that assess maps cannot train them '
+            "(unmark it to train with it)"
+        )
     analysis = Analysis.objects.create(
         owner=owner,
         aoi=aoi,

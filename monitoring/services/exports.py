@@ -108,22 +108,158 @@ def samples_gpkg(records: list[dict[str, Any]], path: Path) -> None:
     tmp.replace(path)
 
 
+STATS_COLUMNS = [
+    "table",
+    "year",
+    "to_year",
+    "from_class",
+    "to_class",
+    "hectares",
+    "measure",
+    "estimate",
+    "ci95_half_width",
+    "samples",
+]
+# what each ``table`` value of the statistics CSV holds (also written in docs/user_guide.md)
+AGREEMENT_TABLE = "agreement_with_labels_grouped_cv"  # map vs the user's labels at their reference years
+AGREEMENT_MATRIX = "agreement_with_labels_grouped_cv_matrix"  # from_class predicted, to_class labelled
+VALIDATION_TABLE = "validation_area_adjusted"  # Olofsson et al. 2014 estimates from a validation set
+VALIDATION_MATRIX = "validation_error_matrix"  # from_class on the map, to_class in the validation label
+
+
 def stats_csv(stats: dict[str, Any]) -> bytes:
-    """Area per class per year (hectares), then the transition matrices between consecutive years."""
+    """The statistics as one long table; the ``table`` column says what each row is.
+
+    ``area``: hectares per class per year; ``transition``: hectares from -> to between two years;
+    ``agreement_with_labels_grouped_cv``: agreement of the map classifier with the user's own labels at
+    their reference years (spatially grouped cross-validation; sample counts, not area-weighted);
+    ``validation_area_adjusted``: accuracy and error-adjusted areas with 95% confidence half-widths
+    from a validation label set (Olofsson et al. 2014); ``*_matrix`` rows: sample counts.
+    """
     buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["table", "year", "to_year", "from_class", "to_class", "hectares"])
+    writer = csv.DictWriter(buf, fieldnames=STATS_COLUMNS)
+    writer.writeheader()
     areas = stats.get("areas", {})
     for year, row in zip(areas.get("years", []), areas.get("area_ha", []), strict=False):
         for cls, ha in row.items():
-            writer.writerow(["area", year, "", cls, "", ha])
+            writer.writerow({"table": "area", "year": year, "from_class": cls, "hectares": ha})
     classes = areas.get("classes", [])
     for t in areas.get("transitions", []):
         for i, row in enumerate(t["matrix_ha"]):
             for j, ha in enumerate(row):
                 if ha:
-                    writer.writerow(["transition", t["from_year"], t["to_year"], classes[i], classes[j], ha])
+                    writer.writerow(
+                        {
+                            "table": "transition",
+                            "year": t["from_year"],
+                            "to_year": t["to_year"],
+                            "from_class": classes[i],
+                            "to_class": classes[j],
+                            "hectares": ha,
+                        }
+                    )
+    writer.writerows(_agreement_rows(stats.get("accuracy") or {}))
+    writer.writerows(_validation_rows(stats.get("validation") or {}))
     return buf.getvalue().encode()
+
+
+def _agreement_rows(acc: dict[str, Any]) -> list[dict[str, Any]]:
+    if acc.get("method") != "reference_grouped_cv" or acc.get("oa") is None:
+        return []
+    n = acc.get("n_samples", "")
+    rows: list[dict[str, Any]] = [
+        {"table": AGREEMENT_TABLE, "measure": "overall_agreement", "estimate": acc["oa"], "samples": n},
+        {"table": AGREEMENT_TABLE, "measure": "kappa", "estimate": acc.get("kappa"), "samples": n},
+    ]
+    for key, measure in (("users", "users_agreement"), ("producers", "producers_agreement")):
+        for cls, v in (acc.get(key) or {}).items():
+            rows.append({"table": AGREEMENT_TABLE, "measure": measure, "from_class": cls, "estimate": v})
+    classes = acc.get("classes", [])
+    for i, row in enumerate(acc.get("confusion", [])):
+        for j, count in enumerate(row):
+            if count:
+                rows.append(
+                    {
+                        "table": AGREEMENT_MATRIX,
+                        "from_class": classes[i],
+                        "to_class": classes[j],
+                        "samples": count,
+                    }
+                )
+    return rows
+
+
+def _validation_rows(validation: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for a in validation.get("assessments", []):
+        year, t = a["year"], VALIDATION_TABLE
+        o = a["overall"]
+        rows.append(
+            {
+                "table": t,
+                "year": year,
+                "measure": "overall_accuracy",
+                "estimate": o["value"],
+                "ci95_half_width": o["ci95"],
+                "samples": a["n_samples"],
+            }
+        )
+        rows.append(
+            {
+                "table": t,
+                "year": year,
+                "measure": "mapped_area_share_described",
+                "estimate": a.get("coverage"),
+            }
+        )
+        for c in a["per_class"]:
+            described = (
+                ()
+                if c.get("left_out")
+                else (
+                    ("users", "users_accuracy"),
+                    ("producers", "producers_accuracy"),
+                    ("area", "area_adjusted_ha"),
+                )
+            )
+            for key, measure in described:
+                e = c[key]
+                rows.append(
+                    {
+                        "table": t,
+                        "year": year,
+                        "from_class": c["class"],
+                        "hectares": e["value"] if key == "area" else "",
+                        "measure": measure,
+                        "estimate": e["value"],
+                        "ci95_half_width": e["ci95"],
+                        "samples": c["n_map"] if key == "users" else "",
+                    }
+                )
+            rows.append(
+                {
+                    "table": t,
+                    "year": year,
+                    "from_class": c["class"],
+                    "hectares": c["mapped_area"],
+                    "measure": "area_mapped_ha",
+                    "estimate": c["mapped_area"],
+                }
+            )
+        classes = a["classes"]
+        for i, row in enumerate(a["error_matrix"]):
+            for j, count in enumerate(row):
+                if count:
+                    rows.append(
+                        {
+                            "table": VALIDATION_MATRIX,
+                            "year": year,
+                            "from_class": classes[i],
+                            "to_class": classes[j],
+                            "samples": count,
+                        }
+                    )
+    return rows
 
 
 def write_exports(analysis: Analysis, folder: Path, stats: dict[str, Any]) -> None:

@@ -1,20 +1,26 @@
-"""Stand-alone HTML map of an analysis, made with ``leafmap.foliumap`` (headless folium; no server needed).
+"""Stand-alone HTML map of an analysis: one file that works offline, with nothing fetched from a network.
 
-The file embeds everything of ours: the AOI outline, the dynamic samples of each year coloured by class,
-and the land cover of the last year as a PNG image overlay (reprojected to Web Mercator, as a data URL).
-Leaflet itself and the basemap tiles are referenced from their CDNs, which the user's browser fetches.
+Leaflet (the copy django-leaflet ships, its CSS images as data URLs) and our small viewer script are
+inlined; the layers are data in the page: the land cover of every year as a PNG image overlay
+(reprojected to Web Mercator, as data URLs), the AOI outline and the dynamic samples of every year as
+GeoJSON, and the class legend. A year slider switches the land cover and the samples together. An
+OpenStreetMap background can be switched on when the file is opened on a machine that reaches it
+(off by default, so the page makes no request by itself).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import rasterio
 from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rio_tiler.utils import render as render_array
@@ -25,7 +31,16 @@ from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.services.pipeline.paths import analysis_dir
 
-MAX_OVERLAY_PX: Final[int] = 2048  # longest side of the embedded land-cover image
+MAX_OVERLAY_PX: Final[int] = 2048  # longest side of one embedded land-cover image
+MAX_OVERLAY_BYTES: Final[int] = 40_000_000  # all years together; images shrink to stay under it
+SAMPLE_FIELDS: Final[tuple[str, ...]] = (
+    "row",
+    "year",
+    "static_class",
+    "dynamic_class",
+    "changed",
+    "anomaly_score",
+)
 
 
 def _class_colors(analysis: Analysis) -> dict[str, str]:
@@ -36,7 +51,9 @@ def _class_colors(analysis: Analysis) -> dict[str, str]:
     return {c["name"]: col for c, col in zip(classes, colors, strict=True)}
 
 
-def landcover_overlay_png(path: Path, colors: list[str]) -> tuple[bytes, tuple[float, float, float, float]]:
+def landcover_overlay_png(
+    path: Path, colors: list[str], max_px: int = MAX_OVERLAY_PX
+) -> tuple[bytes, tuple[float, float, float, float]]:
     """The class COG at ``path`` as an RGBA PNG in Web Mercator, and its (west, south, east, north) bounds.
 
     Leaflet's image overlay stretches an image between two lon/lat corners on a Web Mercator map, so the
@@ -46,7 +63,7 @@ def landcover_overlay_png(path: Path, colors: list[str]) -> tuple[bytes, tuple[f
         transform, width, height = calculate_default_transform(
             src.crs, "EPSG:3857", src.width, src.height, *src.bounds
         )
-        scale = max(1.0, max(width, height) / MAX_OVERLAY_PX)
+        scale = max(1.0, max(width, height) / max_px)
         width, height = max(1, int(width / scale)), max(1, int(height / scale))
         left, top = transform.c, transform.f
         right = left + transform.a * scale * width
@@ -70,63 +87,59 @@ def landcover_overlay_png(path: Path, colors: list[str]) -> tuple[bytes, tuple[f
     return png, transform_bounds("EPSG:3857", "EPSG:4326", left, bottom, right, top)
 
 
-def analysis_html_export(*, analysis: Analysis) -> str:
-    """The HTML text of a stand-alone leafmap (folium) map of a finished analysis.
+def _static_text(name: str) -> str:
+    path = finders.find(name)
+    if not path:
+        raise ApplicationError(f"static file {name} is missing: the HTML export cannot be built", status=500)
+    return Path(path).read_text(encoding="utf-8")
 
-    Layers: the AOI, the land cover of the last year (image overlay) and one layer of dynamic samples
-    per year (circles coloured by the dynamic class, popups with the static class and anomaly score; the
-    last year shown). Raises :class:`ApplicationError` (404) until the analysis is done.
-    """
-    import folium
-    import leafmap.foliumap as leafmap  # imported here: about 3 s, only for exports
 
-    if analysis.status != Analysis.Status.DONE:
-        raise ApplicationError(f"the analysis is {analysis.status}; export it once it is done", status=404)
-    colors = _class_colors(analysis)
-    west, south, east, north = analysis.aoi.geometry.extent
-    m = leafmap.Map(
-        center=((south + north) / 2, (west + east) / 2),
-        zoom=12,
-        draw_control=False,
-        measure_control=False,
-        locate_control=False,
-        latlon_control=False,
-    )
-    last = analysis.end_year
-    product = MapProduct.objects.filter(analysis=analysis, kind=MapProduct.Kind.LANDCOVER, year=last).first()
-    if product is not None:
-        path = Path(settings.MEDIA_ROOT) / product.path
-        png, (w, s, e, n) = landcover_overlay_png(path, list(colors.values()))
-        folium.raster_layers.ImageOverlay(
-            image="data:image/png;base64," + base64.b64encode(png).decode(),
-            bounds=[[s, w], [n, e]],
-            opacity=0.75,
-            name=f"Land cover {last}",
-        ).add_to(m)
-    folium.GeoJson(
-        json.loads(analysis.aoi.geometry.geojson),
-        name="AOI",
-        style_function=lambda _f: {"color": "#222222", "weight": 2, "fill": False},
-    ).add_to(m)
-    samples = _samples_by_year(analysis)
-    for year in sorted(samples):
-        features = samples[year]
-        for f in features:
-            f["properties"]["color"] = colors.get(f["properties"].get("dynamic_class"), "#888888")
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": features},
-            name=f"Dynamic samples {year}",
-            show=year == last,
-            marker=folium.CircleMarker(radius=5, weight=1, fill=True, fill_opacity=0.9),
-            style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#000000"},
-            popup=folium.GeoJsonPopup(
-                fields=["row", "year", "static_class", "dynamic_class", "changed", "anomaly_score"]
-            ),
-        ).add_to(m)
-    m.add_legend(title="Classes", legend_dict={k: v.lstrip("#") for k, v in colors.items()})
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[south, west], [north, east]])
-    return m.get_root().render()
+def _data_url(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def leaflet_css() -> str:
+    """Leaflet's CSS with the images it names (layer control icons, markers) inlined as data URLs."""
+    css = _static_text("leaflet/leaflet.css")
+    folder = Path(finders.find("leaflet/leaflet.css") or ".").parent
+
+    def inline(m: re.Match[str]) -> str:
+        image = folder / m.group(1)
+        return f"url({_data_url(image)})" if image.is_file() else m.group(0)
+
+    return re.sub(r"url\((images/[\w@.-]+\.png)\)", inline, css)
+
+
+def _script_text(name: str) -> str:
+    """A script to inline: no source-map request, no ``</script>`` that would end the element."""
+    text = re.sub(r"^//# sourceMappingURL=.*$", "", _static_text(name), flags=re.MULTILINE)
+    return text.replace("</script", "<\\/script")
+
+
+def _json_for_script(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _landcover_layers(analysis: Analysis, colors: list[str]) -> list[dict[str, Any]]:
+    products = MapProduct.objects.filter(analysis=analysis, kind=MapProduct.Kind.LANDCOVER).order_by("year")
+    paths = [(p.year, Path(settings.MEDIA_ROOT) / p.path) for p in products]
+    paths = [(y, p) for y, p in paths if p.is_file()]
+    max_px = MAX_OVERLAY_PX
+    while True:
+        layers, size = [], 0
+        for year, path in paths:
+            png, (w, s, e, n) = landcover_overlay_png(path, colors, max_px)
+            size += len(png)
+            layers.append(
+                {
+                    "year": year,
+                    "url": "data:image/png;base64," + base64.b64encode(png).decode(),
+                    "bounds": [[s, w], [n, e]],
+                }
+            )
+        if size <= MAX_OVERLAY_BYTES or max_px <= 256:
+            return layers
+        max_px //= 2
 
 
 def _samples_by_year(analysis: Analysis) -> dict[int, list[dict[str, Any]]]:
@@ -135,5 +148,45 @@ def _samples_by_year(analysis: Analysis) -> dict[int, list[dict[str, Any]]]:
         return {}
     out: dict[int, list[dict[str, Any]]] = {}
     for f in json.loads(path.read_text())["features"]:
-        out.setdefault(int(f["properties"]["year"]), []).append(f)
+        props = {k: f["properties"].get(k) for k in SAMPLE_FIELDS}
+        out.setdefault(int(props["year"]), []).append(
+            {"type": "Feature", "geometry": f["geometry"], "properties": props}
+        )
     return out
+
+
+def analysis_html_export(*, analysis: Analysis) -> str:
+    """The HTML text of a stand-alone, offline map of a finished analysis.
+
+    Layers: the land cover of each year (image overlays, the last year shown), the dynamic samples of
+    each year (circles in the dynamic class's colour, ringed black when changed; popups with the static
+    class and anomaly score), the AOI outline, and the legend. Raises :class:`ApplicationError` (404)
+    until the analysis is done.
+    """
+    if analysis.status != Analysis.Status.DONE:
+        raise ApplicationError(f"the analysis is {analysis.status}; export it once it is done", status=404)
+    colors = _class_colors(analysis)
+    west, south, east, north = analysis.aoi.geometry.extent
+    samples = _samples_by_year(analysis)
+    data = {
+        "title": analysis.name or f"Analysis {analysis.pk}",
+        "years": analysis.years,
+        "bounds": [[south, west], [north, east]],
+        "classes": [{"name": k, "color": v} for k, v in colors.items()],
+        "landcover": _landcover_layers(analysis, list(colors.values())),
+        "samples": {str(y): {"type": "FeatureCollection", "features": f} for y, f in sorted(samples.items())},
+        "aoi": json.loads(analysis.aoi.geometry.geojson),
+        "aoi_name": analysis.aoi.name,
+    }
+    return render_to_string(
+        "monitoring/export_map.html",
+        {
+            "title": data["title"],
+            "leaflet_css": leaflet_css(),
+            "leaflet_js": _script_text("leaflet/leaflet.js"),
+            "viewer_js": _script_text("js/export_map.js"),
+            "data_json": _json_for_script(data),
+            "years": analysis.years,
+            "classes": data["classes"],
+        },
+    )

@@ -2,6 +2,7 @@
 
 import { api, ApiError, esc, fmt } from "./api.js";
 import { stackedBars, legendItems, legendRamp } from "./charts.js";
+import { AccuracyPanel } from "./accuracy.js";
 
 export const STAGES = ["queued", "lookup", "relabel", "classify", "change", "finalize", "done"];
 const STAGE_NAMES = {
@@ -537,15 +538,8 @@ export class ResultsPanel {
   }
 
   renderAccuracy() {
-    const acc = this.a.stats && this.a.stats.accuracy;
-    if (!acc || acc.oa === undefined) { $("accuracy").innerHTML = '<p class="muted">No accuracy (too few samples).</p>'; return; }
-    const f1 = acc.f1 || {};
-    $("accuracy").innerHTML = `<div class="accgrid">
-      <div class="kpi"><b>${fmt(acc.oa * 100, 1)}%</b><span>overall accuracy</span></div>
-      <div class="kpi"><b>${fmt(acc.kappa, 3)}</b><span>kappa</span></div>
-      <div class="kpi"><b>${fmt(acc.n_samples, 0)}</b><span>samples${acc.folds ? ` · ${acc.folds}-fold CV` : ""}</span></div></div>
-      <div class="tablewrap"><table><thead><tr><th>Class</th><th class="num">F1</th></tr></thead><tbody>${(acc.classes || Object.keys(f1))
-        .filter((c) => c in f1).map((c) => [c, f1[c]]).map(([c, v]) => `<tr><td><span class="swatch" style="background:${esc(this.colors()[c] || "#999")}"></span> ${esc(c)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join("")}</tbody></table></div>`;
+    if (!this.accuracy) this.accuracy = new AccuracyPanel(this.app, $("accuracy"));
+    this.accuracy.render();
   }
 
   renderDownloads() {

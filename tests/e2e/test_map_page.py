@@ -193,7 +193,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     assert after.isdisjoint(before)
     assert page.locator("#legend .item").count() == 4  # the four MT classes
     assert page.locator("#area-chart svg rect").count() > 7
-    assert "overall accuracy" in page.inner_text("#accuracy")
+    assert "agreement with your labels" in page.inner_text("#accuracy")
     page.check("#show-samples")  # dynamic samples of 2012, changed ones ringed
     page.wait_for_function("esdApp.map.samples.getLayers().length > 0")
     year_samples = DynamicSample.objects.filter(analysis_id=pk, year=2012).count()

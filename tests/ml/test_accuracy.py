@@ -94,24 +94,30 @@ def test_as_dict_names_each_class_and_the_method(example):
     assert d["method"] == "olofsson2014"
     assert [r["class"] for r in d["per_class"]] == CLASSES
     assert d["per_class"][0]["area"] == {"value": 21157.76, "ci95": 6157.63}
-    assert d["warnings"] == []
+    assert d["warnings"] == [] and d["coverage"] == 1.0
 
 
-def test_unsampled_and_single_sample_classes_are_reported_not_hidden():
-    counts = np.array([[10, 2, 0], [0, 1, 0], [0, 0, 0]])
+def test_classes_with_too_few_samples_are_left_out_and_named():
+    counts = np.array([[10, 2, 0], [0, 1, 0], [0, 0, 0]])  # b sampled once, c never
     acc = area_adjusted_accuracy(counts, np.array([50.0, 30.0, 20.0]), ["a", "b", "c"])
-    assert len(acc.warnings) == 2 and "c" in acc.warnings[0] and "b" in acc.warnings[1]
-    assert np.isnan(acc.users[2].value)
-    assert np.isnan(acc.overall.ci95) and np.isnan(acc.users[1].ci95)
-    assert acc.as_dict()["overall"]["ci95"] is None
+    assert acc.coverage == pytest.approx(0.5)
+    assert len(acc.warnings) == 1 and "50%" in acc.warnings[0] and "b, c" in acc.warnings[0]
+    # the estimates describe the 50 units mapped as a: 10 of its 12 samples are a, 2 are b
+    assert acc.overall.value == pytest.approx(10 / 12)
+    assert [a.value for a in acc.area] == pytest.approx([50 * 10 / 12, 50 * 2 / 12, 0.0])
+    assert np.isnan(acc.users[1].value) and np.isnan(acc.users[2].value)
     assert acc.users[0].ci95 == pytest.approx(1.96 * np.sqrt(10 / 12 * 2 / 12 / 11))
+    assert acc.overall.ci95 == pytest.approx(acc.users[0].ci95)  # one stratum: W = 1
+    d = acc.as_dict()
+    assert d["coverage"] == 0.5 and d["per_class"][1]["users"] == {"value": None, "ci95": None}
+    assert d["error_matrix"][1] == [0, 1, 0]  # the full matrix is still reported
 
 
 def test_bad_inputs_raise_samples_errors():
     with pytest.raises(SamplesError):
         area_adjusted_accuracy(np.ones((2, 3)), np.ones(2), ["a", "b"])
-    with pytest.raises(SamplesError):
-        area_adjusted_accuracy(np.zeros((2, 2)), np.ones(2), ["a", "b"])
+    with pytest.raises(SamplesError, match="at least 2"):
+        area_adjusted_accuracy(np.array([[1, 0], [0, 1]]), np.ones(2), ["a", "b"])
     with pytest.raises(SamplesError):
         area_adjusted_accuracy(np.ones((2, 2)), np.array([1.0, -1.0]), ["a", "b"])
 

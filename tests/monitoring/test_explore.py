@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_similar_pixels_and_html_export(api, other_api, demo_store, shared_data,
     assert api.post(url, {"lon": "x", "lat": 0, "year": 2012}, format="json").status_code == 400
     assert other_api.post(url, click, format="json").status_code == 404
 
-    # stand-alone HTML map: leafmap/folium page with the samples, the AOI and the land-cover image
+    # stand-alone HTML map: Leaflet and the layers inlined (the samples, the AOI, the land-cover images)
     export = api.get(f"/api/analyses/{pk}/export.html")
     assert export.status_code == 200 and export["Content-Type"].startswith("text/html")
     assert "attachment" in export["Content-Disposition"]
@@ -75,4 +76,6 @@ def test_similar_pixels_and_html_export(api, other_api, demo_store, shared_data,
         assert f"{lon}" in html and f"{lat}" in html
     assert "Dynamic samples 2013" in html and "Land cover 2013" in html
     assert "data:image/png;base64," in html
+    # nothing to fetch (the offline rendering is tested in Chromium: tests/e2e/test_exports.py)
+    assert not re.search(r"""<(script|link|img|iframe)[^>]*(src|href)=["']?(https?:)?//""", html)
     assert other_api.get(f"/api/analyses/{pk}/export.html").status_code == 404

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from ml.dynamic_eval import score_dynamic
 from monitoring.models import Analysis, DynamicSample
 from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
+from tests.monitoring.test_validation import check_demo_validation
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 YEARS = list(range(2007, 2014))
@@ -163,6 +164,14 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     assert [row for row in stats["areas"]["years"]] == YEARS
     assert all(total > 0 for total in stats["areas"]["total_ha"])
     assert 0.0 <= stats["accuracy"]["oa"] <= 1.0 and "kappa" in stats["accuracy"]
+    # the figure is agreement with the labels at their reference years, spatially grouped
+    acc = stats["accuracy"]
+    assert acc["method"] == "reference_grouped_cv" and acc["blocks"] >= acc["folds"] >= 2
+    assert 0 < acc["labels"] == acc["n_samples"] == sum(map(sum, acc["confusion"]))
+    assert set(acc["per_year_oa"]) == {"2012"}  # the labels' reference crop year
+    print(
+        "MT agreement with the 2011-12 labels (grouped CV):", acc["oa"], acc["kappa"], acc["blocks"], "blocks"
+    )
     assert set(body["timings"]) >= {"lookup", "relabel", "classify", "change", "finalize"}
 
     # dynamic samples: one per label and year with data, no duplicates
@@ -200,6 +209,8 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     assert pixel["bands"] == ["blue", "red", "nir", "mir"]  # the decoder named by the tiles' ESD_MODEL tag
     refl = pixel["years"][3]["reflectance"]
     assert len(refl) == 12 and all(len(m) == 4 and all(-0.05 < v < 1.0 for v in m) for m in refl)
+
+    check_demo_validation(api, other_api, pk, shared_data)
 
     # another user sees none of it
     for url in [

@@ -9,16 +9,16 @@ windows may still be looked up; the windows are classified once both are there (
 
 from __future__ import annotations
 
-import json
 import pickle
 
 import numpy as np
 
 from ml.esd.codec import indices_to_codes
-from ml.mapping import NODATA_CLASS, MapperConfig, cross_validate, features, fit_mapper, predict_proba_window
+from ml.mapping import NODATA_CLASS, MapperConfig, features, fit_mapper, predict_proba_window
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state
+from monitoring.services.pipeline.agreement import write_reference_agreement
 from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.lookup import features_path, labels_path, window_path
 from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz, write_bytes_atomic
@@ -54,7 +54,7 @@ def model_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
 
 
 def classify_prepare(analysis_id: int) -> bool:
-    """Train the map classifier and estimate its accuracy; True once the model is there."""
+    """Train the map classifier and measure its agreement with the labels; True once the model is there."""
     analysis = state.current(analysis_id, *RELABEL_STAGES)
     if analysis is None or not state.is_done(analysis_id, "relabel"):
         return False
@@ -62,19 +62,17 @@ def classify_prepare(analysis_id: int) -> bool:
     folder = classify_dir(inputs)
     if not model_path(inputs).exists():
         with state.timed(analysis_id, "classify"):
-            x, y, groups, years = training_set(inputs)
+            x, y, _, _ = training_set(inputs)
             if np.unique(y).size < 2:
                 raise ApplicationError(
                     "the dynamic samples hold fewer than 2 classes: add labels of another class"
                 )
-            config = mapper_config(inputs)
-            accuracy = cross_validate(x, y, groups, inputs.class_names, years=years, config=config)
-            model = fit_mapper(x, y, config)
-            write_bytes_atomic(folder / "accuracy.json", json.dumps(accuracy.as_dict()).encode())
+            model = fit_mapper(x, y, mapper_config(inputs))
             write_bytes_atomic(model_path(inputs), pickle.dumps(model))
     else:
         state.record_timing(analysis_id, "classify", 0.0, reused=True)
-    accuracy_dict = json.loads((folder / "accuracy.json").read_text())
+    with state.timed(analysis_id, "classify"):
+        accuracy_dict = write_reference_agreement(inputs, mapper_config(inputs), folder)
     stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
     stats["accuracy"] = accuracy_dict
     Analysis.objects.filter(pk=analysis_id).update(stats=stats)

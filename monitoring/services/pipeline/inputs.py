@@ -106,7 +106,11 @@ class AnalysisInputs:
 
     @cached_property
     def classify_key(self) -> str:
-        params = {k: v for k, v in self.analysis.parameters.items() if k in {"classifier", "seed"}}
+        params = {
+            k: v
+            for k, v in self.analysis.parameters.items()
+            if k in {"classifier", "seed", "accuracy_block_m"}
+        }
         return _hash(
             "classify", self.relabel_key, self.lookup_key, self.class_names, params, "probs"
         )  # windows keep probs
