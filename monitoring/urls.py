@@ -41,6 +41,11 @@ urlpatterns = [
         analyses.ProductDownloadApi.as_view(),
         name="product-download",
     ),
+    path(
+        "analyses/<int:pk>/products/<int:product_pk>/package.zip",
+        analyses.ProductPackageApi.as_view(),
+        name="product-package",
+    ),
     path("token/", accounts.TokenApi.as_view(), name="api-token"),
     path(
         "analyses/<int:pk>/products/<int:product_pk>/tiles/<int:z>/<int:x>/<int:y>.png",

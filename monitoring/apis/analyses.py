@@ -29,6 +29,7 @@ from monitoring.selectors.objects import (
 from monitoring.selectors.pixel import pixel_report
 from monitoring.selectors.samples import SAMPLE_COLUMNS, sample_dicts
 from monitoring.services.analyses import analysis_cancel, analysis_create, analysis_delete
+from monitoring.services.map_packages import CRS_CHOICES, product_package
 from monitoring.services.pipeline.paths import analysis_dir
 from monitoring.services.validation import analysis_validate, analysis_validation_clear
 
@@ -43,16 +44,21 @@ STATS_FILES = {"json": ("stats.json", "application/json"), "csv": ("stats.csv", 
 class MapProductOutputSerializer(serializers.ModelSerializer):
     tiles = serializers.SerializerMethodField()
     download = serializers.SerializerMethodField()
+    package = serializers.SerializerMethodField()
 
     class Meta:
         model = MapProduct
-        fields = ("id", "kind", "year", "year_to", "colormap", "class_stats", "tiles", "download")
+        fields = ("id", "kind", "year", "year_to", "colormap", "class_stats", "tiles", "download", "package")
 
     def get_tiles(self, obj: MapProduct) -> str:
         return f"/api/analyses/{obj.analysis_id}/products/{obj.pk}/tiles/{{z}}/{{x}}/{{y}}.png"
 
     def get_download(self, obj: MapProduct) -> str:
         return f"/api/analyses/{obj.analysis_id}/products/{obj.pk}/download"
+
+    def get_package(self, obj: MapProduct) -> str:
+        """The zip with class names, attribute table, QGIS style and code table (``?crs=`` to reproject)."""
+        return f"/api/analyses/{obj.analysis_id}/products/{obj.pk}/package.zip"
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):
@@ -251,9 +257,9 @@ class AnalysisValidationApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=dict)
     def post(self, request: Request, pk: int) -> Response:
+        analysis = analysis_get_bare(user=request.user, pk=pk)  # 404 before any 400
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        analysis = analysis_get_bare(user=request.user, pk=pk)
         label_set = labelset_get(user=request.user, pk=data.validated_data["label_set"])
         return Response(analysis_validate(analysis=analysis, label_set=label_set))
 
@@ -275,6 +281,28 @@ class ProductDownloadApi(APIView):
             raise Http404("file not found")
         return FileResponse(
             path.open("rb"), as_attachment=True, filename=path.name, content_type="image/tiff"
+        )
+
+
+class ProductPackageApi(APIView):
+    """GET one map product as a zip that describes itself: the COG, its class names and attribute table
+    (``.aux.xml``, listed by ``gdalinfo``), a QGIS ``.qml`` style and the code table (CSV).
+    ``?crs=native`` (the analysis grid), ``EPSG:4326`` or ``utm`` (the UTM zone of the AOI's centre)."""
+
+    class FilterSerializer(filters.FilterSerializer):
+        crs = serializers.ChoiceField(
+            choices=list(CRS_CHOICES),
+            default="native",
+            help_text="native: the analysis grid; EPSG:4326: lon/lat; utm: the UTM zone of the AOI's centre",
+        )
+
+    @extend_schema(parameters=[FilterSerializer], responses={(200, "application/zip"): bytes})
+    def get(self, request: Request, pk: int, product_pk: int) -> FileResponse:
+        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)  # 404 before any 400
+        query = self.FilterSerializer.parse(request)
+        path = product_package(product=product, crs=query["crs"])
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip"
         )
 
 

@@ -119,11 +119,11 @@ class LabelSetDetailApi(APIView):
 
     @extend_schema(request=PatchInputSerializer, responses=LabelSetOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
+        label_set = labelset_get(user=request.user, pk=pk)  # 404 before any 400
         data = self.PatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         label_set = labelset_set_validation(
-            label_set=labelset_get(user=request.user, pk=pk),
-            is_validation=data.validated_data["is_validation"],
+            label_set=label_set, is_validation=data.validated_data["is_validation"]
         )
         return Response(LabelSetOutputSerializer(label_set).data)
 

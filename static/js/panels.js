@@ -553,10 +553,20 @@ export class ResultsPanel {
     ];
     const maps = this.a.products.filter((q) => q.kind !== "similarity");
     $("downloads").innerHTML = links.map(([href, label]) => `<a href="${esc(href)}" download>${esc(label)}</a>`).join("")
-      + `<div class="row cog"><label for="cog-select" class="inline">Map (COG)</label><select id="cog-select">${maps
-        .map((p) => `<option value="${esc(p.download)}">${esc(LAYER_NAMES[p.kind] || p.kind)} · ${esc(productLabel(p, p.year))}</option>`).join("")}</select>
-        <a id="cog-link" href="${esc(maps.length ? maps[0].download : "#")}" download>Download map</a></div>`;
-    $("cog-select").addEventListener("change", (e) => { $("cog-link").href = e.target.value; });
+      + `<div class="row cog"><label for="cog-select" class="inline">Map</label><select id="cog-select">${maps
+        .map((p) => `<option value="${esc(p.package || p.download)}">${esc(LAYER_NAMES[p.kind] || p.kind)} · ${esc(productLabel(p, p.year))}</option>`).join("")}</select>
+        <label for="cog-crs" class="inline">in</label><select id="cog-crs">
+          <option value="native">the analysis grid's CRS</option><option value="EPSG:4326">WGS 84 (EPSG:4326)</option>
+          <option value="utm">the local UTM zone</option></select>
+        <a id="cog-link" href="#" download>Download map</a></div>
+        <p class="hint">A zip: the COG, its class names (.aux.xml, shown by QGIS and gdalinfo), a QGIS style (.qml) and the code table.</p>`;
+    const link = () => {
+      const v = $("cog-select").value;
+      $("cog-link").href = v ? `${v}${v.endsWith(".zip") ? `?crs=${encodeURIComponent($("cog-crs").value)}` : ""}` : "#";
+    };
+    $("cog-select").addEventListener("change", link);
+    $("cog-crs").addEventListener("change", link);
+    link();
   }
 }
 

@@ -7,7 +7,10 @@ the real labels of crop year 2010-11, held back from training.
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import zipfile
 
 import pytest
 from rest_framework.test import APIClient
@@ -49,7 +52,43 @@ def test_accuracy_panel_and_offline_html_export(
     # the panel reopens with the stored assessment
     page.evaluate(f"esdApp.openAnalysis({pk})")
     page.wait_for_selector("#validation .validation-year")
+    # map downloads are zips, in the CRS chosen beside them
+    assert page.get_attribute("#cog-link", "href").endswith("/package.zip?crs=native")
+    page.select_option("#cog-crs", "utm")
+    assert page.get_attribute("#cog-link", "href").endswith("/package.zip?crs=utm")
     assert page.console_log.unexpected() == [], page.console_log.unexpected()
+
+    # -- every class map package: gdalinfo lists the class names, in each CRS
+    products = client.get(f"/api/analyses/{pk}/").json()["products"]
+    classes = [c["name"] for c in client.get(f"/api/analyses/{pk}/").json()["classes"]]
+    for p in products:
+        if p["kind"] not in ("landcover", "change_from_to"):
+            continue
+        for crs, epsg in (("native", None), ("EPSG:4326", "4326"), ("utm", "32721")):
+            if crs != "native" and p["kind"] == "landcover" and p["year"] != 2013:
+                continue  # one year is enough for the reprojections
+            response = client.get(f"{p['package']}?crs={crs}")
+            assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+            folder = tmp_path / f"{p['id']}_{crs.replace(':', '')}"
+            with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+                zf.extractall(folder)
+            (tif,) = folder.glob("*.tif")
+            assert {f.name for f in folder.iterdir()} == {
+                tif.name,
+                f"{tif.name}.aux.xml",
+                f"{tif.stem}.qml",
+                f"{tif.stem}_codes.csv",
+                "README.txt",
+            }
+            info = subprocess.run(["gdalinfo", str(tif)], check=True, capture_output=True, text=True).stdout
+            assert "Categories:" in info and "LAYOUT=COG" in info, info[:2000]
+            if p["kind"] == "landcover":
+                assert all(f"{i}: {name}" in info for i, name in enumerate(classes))
+            else:
+                assert f"2: {classes[0]} → {classes[1]}" in info
+            if epsg:
+                assert f'ID["EPSG",{epsg}]' in info
+    assert client.get(f"{products[0]['package']}?crs=EPSG:3857").status_code == 400
 
     # -- the stand-alone HTML map, opened from disk, offline
     export = client.get(f"/api/analyses/{pk}/export.html")
