@@ -77,7 +77,9 @@ def product_package(*, product: MapProduct, crs: str = "native") -> Path:
             colormap = src.colormap(1)
         except ValueError:
             colormap = {}
-    categories = product_categories(product.kind, analysis.label_set.class_names, colormap, analysis.years)
+    categories = product_categories(
+        product.kind, analysis.label_set.map_class_names, colormap, analysis.years
+    )
     change = product.kind == MapProduct.Kind.CHANGE_FROM_TO
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         tif = export_cog(source, Path(tmp) / f"{stem}.tif", dst_crs)

@@ -90,7 +90,7 @@ def check_demo_validation(api, other_api, pk: int, shared_data) -> dict:  # type
     assert (
         a["year"] == 2011
         and a["classes"] == [c["name"] for c in analysis["classes"]]
-        and len(a["classes"]) == 4
+        and len(a["classes"]) >= 4
     )
     assert (
         a["n_samples"] == sum(map(sum, a["error_matrix"])) == 232 - 134 - v["skipped"].get("outside_map", 0)
@@ -107,9 +107,9 @@ def check_demo_validation(api, other_api, pk: int, shared_data) -> dict:  # type
     assert a["coverage"] == pytest.approx(
         sum(c["mapped_area"] for c in used) / sum(mapped.values()), abs=1e-4
     )
-    assert (len(used) < 4) == any("left out" in w for w in a["warnings"])
+    assert any(c["left_out"] for c in a["per_class"]) == any("left out" in w for w in a["warnings"])
     assert 0 < a["overall"]["value"] <= 1 and a["overall"]["ci95"] is not None
-    assert all(c["left_out"] == (c["n_map"] < 2) for c in a["per_class"])
+    assert all(c["left_out"] == (c["n_map"] < 2 and c["mapped_area"] > 0) for c in a["per_class"])
     for c in used:  # every estimate of a described class has its interval
         assert c["users"]["ci95"] is not None and c["area"]["ci95"] is not None and c["area"]["ci95"] >= 0
     print("MT validation with the 2010-11 labels:", json.dumps(a))
