@@ -335,15 +335,15 @@ def main() -> None:
         ("HMM only (pipeline default)", default_t, off_s),
     ]
     smoothings = (off_s, on_s, replace(on_s, smoothness=40.0), replace(on_s, window=5))
-    for stay in (0.3, 0.4, 0.5, 0.7, 0.9):
+    for odds in (0.78, 0.5, 0.33, 0.14, 0.04):  # with 4 classes: P(stay) 0.3, 0.4, 0.5, 0.7, 0.9
         for share in (0.3, 0.6, 0.8, 0.9, 1.0):
             for floor in (0.01, 0.05):
                 for smooth in smoothings:
                     sm = f"w{smooth.window}/s{smooth.smoothness:g}" if smooth.enabled else "off"
                     candidates.append(
                         (
-                            f"stay={stay} prior_share={share} floor={floor} smoothing={sm}",
-                            TemporalConfig(stay=stay, prior_share=share, floor=floor),
+                            f"switch_odds={odds} prior_share={share} floor={floor} smoothing={sm}",
+                            TemporalConfig(switch_odds=odds, prior_share=share, floor=floor),
                             smooth,
                         )
                     )

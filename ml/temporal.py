@@ -5,9 +5,9 @@ to year. Here a pixel's years are the hidden states of a first-order hidden Mark
 (Rabiner 1989, "A tutorial on hidden Markov models", Proc. IEEE 77(2)):
 
 * the **transition matrix** ``A[i, j] = P(class j in year t+1 | class i in year t)`` is estimated from
-  the dynamic samples (the per-year classes TasGen gave the label pixels), mixed with a prior that
-  stays in the same class with probability ``stay`` and spreads the rest evenly over the other
-  classes (:func:`estimate_transitions`);
+  the dynamic samples (the per-year classes TasGen gave the label pixels), mixed with a prior whose
+  odds of moving to any one other class against staying are ``switch_odds``
+  (:func:`estimate_transitions`);
 * the **emissions** are the classifier's per-year class probabilities, floored at ``floor`` so that
   one confident but wrong year cannot veto a class (a log of 0 would);
 * :func:`viterbi` picks the most probable class sequence of every pixel; :func:`posterior` (the
@@ -43,7 +43,9 @@ class TemporalConfig:
 
     enabled: bool = True  # run the HMM; False keeps each year's own most probable class
     # defaults chosen on the Mato Grosso demo without labels (bench/bench_temporal.py, docs/benchmarks/temporal.md)
-    stay: float = 0.4  # the prior's probability of staying in the same class from one year to the next
+    switch_odds: float = (
+        0.5  # prior P(class i -> one other class j) / P(i -> i), the same for any number of classes
+    )
     prior_share: float = 0.6  # weight of the prior against the dynamic samples' transition frequencies
     floor: float = 0.01  # emission floor: class probabilities below it count as this much
 
@@ -62,20 +64,22 @@ def _check_probs(probs: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarra
 
 
 def estimate_transitions(
-    series: np.ndarray, n_classes: int, stay: float = 0.9, prior_share: float = 0.3
+    series: np.ndarray, n_classes: int, switch_odds: float = 0.5, prior_share: float = 0.6
 ) -> np.ndarray:
     """Row-stochastic ``(C, C)`` transition matrix: the samples' transition frequencies mixed with a prior.
 
     ``series``: ``(S, Y)`` integer class indices of S sample series (e.g. TasGen's dynamic samples),
     negative or ``>= n_classes`` where a year is unknown; only pairs of consecutive known years count.
     ``A = (1 - prior_share) * F + prior_share * P``: ``F`` holds each class's observed next-year
-    frequencies (a class never seen before a known year uses ``P``), ``P`` puts ``stay`` on staying
-    and spreads ``1 - stay`` over the other classes. A mixture rather than pseudo-counts, so the
-    strength of the prior does not fade as the label set grows, and no transition is impossible
-    while ``prior_share > 0`` and ``stay < 1``. ``A[i, j]``: probability of class ``j`` the year after ``i``.
+    frequencies (a class never seen before a known year uses ``P``); ``P[i, j] / P[i, i]`` is
+    ``switch_odds`` for every other class ``j`` (so ``P[i, i] = 1 / (1 + (C - 1) * switch_odds)``): the
+    price of one change in the prior is ``log(1 / switch_odds)`` whatever the number of classes. A
+    mixture rather than pseudo-counts, so the strength of the prior does not fade as the label set
+    grows, and no transition is impossible while ``prior_share > 0`` and ``switch_odds > 0``.
+    ``A[i, j]``: probability of class ``j`` the year after class ``i``.
     """
-    if not 0.0 <= stay <= 1.0:
-        raise ProductError(f"stay must lie in [0, 1], got {stay}")
+    if not 0.0 <= switch_odds <= 1.0:
+        raise ProductError(f"switch_odds must lie in [0, 1], got {switch_odds}")
     if not 0.0 <= prior_share <= 1.0:
         raise ProductError(f"prior_share must lie in [0, 1], got {prior_share}")
     if n_classes < 1:
@@ -85,7 +89,8 @@ def estimate_transitions(
         raise ProductError(f"series must have shape (S, Y), got {s.shape}")
     if n_classes == 1:
         return np.ones((1, 1))
-    prior = np.full((n_classes, n_classes), (1.0 - stay) / (n_classes - 1))
+    stay = 1.0 / (1.0 + (n_classes - 1) * switch_odds)
+    prior = np.full((n_classes, n_classes), switch_odds * stay)
     np.fill_diagonal(prior, stay)
     counts = np.zeros((n_classes, n_classes), dtype=np.float64)
     if s.shape[1] >= 2 and s.size:

@@ -161,7 +161,9 @@ class TemporalParametersSerializer(StrictSerializer):
     enabled = _bool(
         "enabled", TM, "pick each pixel's most probable class sequence (false: each year on its own)"
     )
-    stay = _float("stay", 0.0, 1.0, TM, "prior probability of keeping the class from one year to the next")
+    switch_odds = _float(
+        "switch_odds", 0.0, 1.0, TM, "prior odds of moving to one other class against keeping it (0: never)"
+    )
     prior_share = _float(
         "prior_share",
         0.0,

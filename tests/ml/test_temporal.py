@@ -32,7 +32,7 @@ def series_probs(classes: list[int], n_classes: int = 3, sure: float = 0.8) -> n
     return p
 
 
-STAY_ONLY = estimate_transitions(np.zeros((0, 7), dtype=int), 3, stay=0.9, prior_share=0.3)
+STAY_ONLY = estimate_transitions(np.zeros((0, 7), dtype=int), 3, switch_odds=1 / 18, prior_share=0.3)
 
 
 def test_one_year_blip_is_removed() -> None:
@@ -48,7 +48,7 @@ def test_lasting_change_is_kept_and_dated_to_its_first_year() -> None:
 def test_sequence_allowed_by_the_transitions_is_untouched() -> None:
     """A crop rotation the dynamic samples show (0 <-> 1 every year) survives; a stay prior alone flattens it."""
     rotation = np.array([[0, 1, 0, 1, 0, 1, 0], [1, 0, 1, 0, 1, 0, 1]] * 20)
-    a = estimate_transitions(rotation, 3, stay=0.9, prior_share=0.3)
+    a = estimate_transitions(rotation, 3, switch_odds=1 / 18, prior_share=0.3)
     seq = [0, 1, 0, 1, 0, 1, 0]
     assert viterbi(series_probs(seq), a)[:, 0].tolist() == seq
     assert viterbi(series_probs(seq), STAY_ONLY)[:, 0].tolist() != seq
@@ -103,14 +103,19 @@ def test_unobserved_years_are_nodata_and_bridged() -> None:
 
 def test_estimate_transitions_counts_and_prior() -> None:
     series = np.array([[0, 0, 1], [0, -1, 1], [1, 1, 1]])
-    a = estimate_transitions(series, 2, stay=1.0, prior_share=0.5)
+    a = estimate_transitions(series, 2, switch_odds=0.0, prior_share=0.5)
     # pairs: 0->0, 0->1, 1->1, 1->1 (the -1 year breaks its two pairs): F = [[.5, .5], [0, 1]], P = I
     np.testing.assert_allclose(a, [[0.75, 0.25], [0.0, 1.0]])
     # a class never seen before a known year falls back on the prior
-    np.testing.assert_allclose(estimate_transitions(series, 3, stay=0.8, prior_share=0.5)[2], [0.1, 0.1, 0.8])
+    np.testing.assert_allclose(
+        estimate_transitions(series, 3, switch_odds=0.125, prior_share=0.5)[2], [0.1, 0.1, 0.8]
+    )
     np.testing.assert_allclose(STAY_ONLY, [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]])
+    for n_classes in (2, 5, 9):  # one change costs the same in the prior whatever the number of classes
+        prior = estimate_transitions(np.zeros((0, 2), dtype=int), n_classes, switch_odds=0.5, prior_share=1.0)
+        assert prior[0, 1] / prior[0, 0] == pytest.approx(0.5) and prior.sum(axis=1) == pytest.approx(1.0)
     with pytest.raises(ProductError):
-        estimate_transitions(series, 2, stay=1.5)
+        estimate_transitions(series, 2, switch_odds=1.5)
 
 
 def test_uncertainty_measures() -> None:

@@ -42,7 +42,7 @@ BAD = [  # (parameters, the path of the field the 400 names)
     ({"change_pair": [2008, 2008]}, ["change_pair"]),
     ({"change_pair": [2001, 2008]}, ["change_pair"]),  # 2001 is outside the analysis' 2007-2013
     ({"colour": "red"}, ["colour"]),
-    ({"temporal": {"stay": 1.5}}, ["temporal", "stay"]),
+    ({"temporal": {"switch_odds": 1.5}}, ["temporal", "switch_odds"]),
     ({"temporal": {"prior_share": -0.1}}, ["temporal", "prior_share"]),
     ({"temporal": {"enabeld": False}}, ["temporal", "enabeld"]),
     ({"smoothing": {"window": 4}}, ["smoothing", "window"]),

@@ -3,7 +3,7 @@
 The classify windows keep each pixel-year's class probabilities; this step mosaics them, smooths
 each year's probabilities over a small neighbourhood (:mod:`ml.smoothing`, on by default), and picks
 each pixel's most probable class sequence with a transition matrix estimated from the analysis's own
-dynamic samples plus a stay prior (:mod:`ml.temporal`, on by default). The land-cover, change and
+dynamic samples mixed with a prior that favours staying (:mod:`ml.temporal`, on by default). The land-cover, change and
 uncertainty products and the statistics are all built from its output. The result is cached under
 ``MEDIA_ROOT/cache/temporal/<key>/`` (the key adds the two parameter objects to the classify key).
 """
@@ -62,7 +62,7 @@ def sample_transitions(inputs: AnalysisInputs, config: TemporalConfig) -> np.nda
     """``(C, C)`` transition matrix from the analysis's dynamic samples (TasGen's classes per year)."""
     dyn = load_npz(relabel_path(inputs))
     series = class_series(np.where(dyn["valid"], dyn["klass"], ""), inputs.class_names)
-    return estimate_transitions(series, len(inputs.class_names), config.stay, config.prior_share)
+    return estimate_transitions(series, len(inputs.class_names), config.switch_odds, config.prior_share)
 
 
 def consistent_maps(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
