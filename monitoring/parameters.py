@@ -121,6 +121,26 @@ class TasGenParametersSerializer(StrictSerializer):
     gibbs_temperature = _float("gibbs_temperature", 1e-3, 10.0, T, "Gibbs temperature (robust sigmas)")
     gibbs_cost = _float("gibbs_cost", 0.0, 10.0, T, "price of one restored cell (robust sigmas)")
     torch_threads = _int("torch_threads", 0, 64, T, "torch threads for the run (0 = leave as is)")
+    anchor_stage2 = _bool("anchor_stage2", T, "fit stage 2 on the reference years first (anchored)")
+    anchor_confidence = _float(
+        "anchor_confidence",
+        0.0,
+        1.0,
+        T,
+        "other years below this static-class probability leave stage 2's training",
+    )
+    open_set = _bool("open_set", T, "a year unlike its static class and every class becomes unknown")
+    novelty_threshold = _float(
+        "novelty_threshold", 0.0, 1000.0, T, "open-set k-NN novelty bar (robust sigmas)"
+    )
+    novelty_k = _int("novelty_k", 1, 100, T, "neighbours of the open-set novelty")
+    reference_ratio = _float(
+        "reference_ratio",
+        0.0,
+        1.0,
+        T,
+        "a year changes only below this times the reference year's probability",
+    )
 
     def validate_crossfit_folds(self, value: int) -> int:
         if value == 1:
