@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,8 @@ class AoiOutputSerializer(GeoFeatureModelSerializer):
 
 class AoiListApi(APIView):
     """GET: the user's AOIs as a GeoJSON FeatureCollection. POST: store an AOI drawn on the map."""
+
+    parser_classes = [JSONParser]  # the geometry is GeoJSON
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -47,7 +49,7 @@ class AoiListApi(APIView):
 class AoiUploadApi(APIView):
     """POST multipart ``file`` (GeoJSON, zipped Shapefile, GeoPackage, KML) and optional ``name``."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file travels only as multipart/form-data
     throttle_scope = "upload"
 
     class InputSerializer(serializers.Serializer):

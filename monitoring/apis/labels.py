@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,7 +66,7 @@ class LabelSetListApi(APIView):
 class LabelSetUploadApi(APIView):
     """POST multipart ``file`` with optional ``name`` and column options; answers the accept/reject report."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file travels only as multipart/form-data
     throttle_scope = "upload"
 
     class InputSerializer(serializers.Serializer):

@@ -23,3 +23,56 @@ class AutoSchema(SpectacularAutoSchema):
         outer = cls.__qualname__.rpartition(".")[0].replace("<locals>", "")
         prefix = re.sub(r"\W", "", outer).removesuffix("Api")
         return name if not prefix or name.startswith(prefix) else prefix + name
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "An error answer: `detail` (a sentence for the user) for refusals, missing objects (404), "
+        "authentication (401/403), conflicts (409), size limits (413), throttling (429, with "
+        "Retry-After) and an unavailable database (503); or `{field: [messages]}` for invalid input "
+        '(400), nested for nested fields (`{"parameters": {"tasgen": {"epochs": [...]}}}`).'
+    ),
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": True,
+}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:  # type: ignore[no-untyped-def]
+    """Postprocessing hook: every operation documents its error answers (``default``: ``Error``)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {
+        "description": "Error (see the Error schema for the codes)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            operation.setdefault("responses", {}).setdefault("default", error)
+    return result
+
+
+def add_links(result: dict, generator, request, public) -> dict:  # type: ignore[no-untyped-def]
+    """Postprocessing hook: OpenAPI links from each create operation to the operations on what it made.
+
+    ``POST /api/aois/`` (and ``/api/aois/upload/``) answers ``{"id"}``; every operation under
+    ``/api/aois/{id}/`` gets a link with ``id: $response.body#/id``. Clients and stateful fuzzers
+    (schemathesis) follow them to chain create -> read/update/delete.
+    """
+    paths = result.get("paths", {})
+    for path, item in paths.items():
+        post = item.get("post")
+        if not post or "201" not in post.get("responses", {}):
+            continue
+        base = path.removesuffix("upload/")
+        targets = {
+            f"{op['operationId']}": {
+                "operationId": op["operationId"],
+                "parameters": {"id": "$response.body#/id"},
+            }
+            for other, other_item in paths.items()
+            if other.startswith(base + "{id}/") and other.count("{") == 1
+            for op in other_item.values()
+        }
+        if targets:
+            post["responses"]["201"]["links"] = targets
+    return result

@@ -6,6 +6,7 @@ import io
 import re
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from monitoring.parsers.ogr import read_ogr, read_ogr_path
@@ -125,7 +126,7 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str
             while (chunk := src.read(1 << 20)) and written <= info.file_size:
                 written += len(chunk)
                 dst.write(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:  # zlib: a damaged stream
         raise UploadError(f"{name} is damaged or truncated ({short_error(exc)}); zip it again.") from None
     if written > info.file_size:
         raise UploadError(f"{name} is damaged (a member is larger than its declared size); zip it again.")

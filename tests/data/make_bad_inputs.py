@@ -95,6 +95,17 @@ def _zip(members: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLAT
     return buf.getvalue()
 
 
+def _corrupt_member(data: bytes, member: str) -> bytes:
+    """``data`` (a zip) with bytes in the middle of ``member``'s compressed stream overwritten."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    middle = start + info.compress_size // 2
+    out = bytearray(data)
+    out[middle : middle + 8] = b"\xff" * 8
+    return bytes(out)
+
+
 def _zip_bomb() -> bytes:
     """A zipped 'Shapefile' whose .shp expands to 1 GiB of zeros (about 1 MB on disk)."""
     parts = _shapefile_parts(_labels_frame())
@@ -173,6 +184,17 @@ def build() -> list[tuple[Case, bytes]]:
         (
             Case("truncated_shapefile.zip", L, "damaged or truncated", "zipped Shapefile cut in the middle"),
             _zip([(f"labels{e}", shp[e]) for e in (".shp", ".shx", ".dbf", ".prj")])[:400],
+        ),
+        (
+            Case(
+                "corrupt_deflate_shapefile.zip",
+                L,
+                "damaged or truncated",
+                "zipped Shapefile whose compressed .shp stream is damaged (zlib error; was a 500)",
+            ),
+            _corrupt_member(
+                _zip([(f"labels{e}", shp[e]) for e in (".shp", ".shx", ".dbf", ".prj")]), "labels.shp"
+            ),
         ),
         (
             Case("truncated.gpkg", L, "could not be read as GeoPackage", "GeoPackage cut after 20 kB"),

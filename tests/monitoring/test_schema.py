@@ -125,3 +125,28 @@ def test_good_sample_query_pages(api, analysis_row) -> None:  # type: ignore[no-
     assert body == {"count": 0, "results": []}
     assert api.get(f"/api/analyses/{analysis_row.pk}/stats/?fmt=json").status_code == 200
     assert api.get(f"/api/analyses/{analysis_row.pk}/stats/?fmt=pdf").json()["fmt"]
+
+
+def test_every_api_answer_of_the_suite_is_checked_against_the_schema() -> None:
+    """The checking middleware is installed and refuses an answer that does not match."""
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from tests.openapi_responses import ResponseSchemaMiddleware, check_response
+
+    assert settings.MIDDLEWARE[0] == f"{ResponseSchemaMiddleware.__module__}.ResponseSchemaMiddleware"
+    request = RequestFactory().get("/api/analyses/")
+    check_response(request, HttpResponse(b"[]", content_type="application/json"))
+    with pytest.raises(AssertionError, match="does not match the OpenAPI schema"):
+        check_response(request, HttpResponse(b'{"oops": 1}', content_type="application/json"))
+    with pytest.raises(AssertionError, match="does not match the OpenAPI schema"):
+        bad_row = b'[{"id": "x", "name": 3}]'
+        check_response(request, HttpResponse(bad_row, content_type="application/json"))
+    samples = RequestFactory().get("/api/analyses/1/samples/?limit=2")
+    check_response(samples, HttpResponse(b'{"count": 0, "results": []}', content_type="application/json"))
+    with pytest.raises(AssertionError):
+        check_response(samples, HttpResponse(b'{"count": "many"}', content_type="application/json"))
+    error = HttpResponse(b'{"limit": ["Ensure this value is less than or equal to 5000."]}', status=400)
+    error["Content-Type"] = "application/json"
+    check_response(RequestFactory().get("/api/analyses/1/samples/?limit=9999"), error)

@@ -28,3 +28,6 @@ STORAGES = {
 }
 # The suite signs in many times from 127.0.0.1; tests/monitoring/test_sign_in_limits.py sets its own rate.
 ESD_LOGIN_RATE = os.environ.get("ESD_LOGIN_RATE", "1000/min")
+# Every API answer of the suite is checked against the OpenAPI schema (tests/openapi_responses.py).
+if os.environ.get("ESD_CHECK_RESPONSES", "1") != "0":
+    MIDDLEWARE = ["tests.openapi_responses.ResponseSchemaMiddleware", *MIDDLEWARE]  # noqa: F405
