@@ -167,21 +167,29 @@ def utm_crs(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def export_cog(src_path: str | Path, dst_path: str | Path, dst_crs: CRS | None = None) -> Path:
+def export_cog(
+    src_path: str | Path,
+    dst_path: str | Path,
+    dst_crs: CRS | None = None,
+    colormap: dict[int, Sequence[int]] | None = None,
+) -> Path:
     """Copy a single-band product COG to ``dst_path`` as a COG, reprojected to ``dst_crs`` when given.
 
-    Reprojection is nearest neighbour (class values stay classes; overviews by ``mode``); the colour
-    table, nodata value and metadata tags are kept. Written to a temporary file, then renamed.
+    Reprojection is nearest neighbour (class values stay classes; overviews by ``mode``); nodata and
+    metadata tags are kept, and the colour table: ``colormap`` when given (for products written
+    without one, whose colours live in a named server-side colour map), else the file's own.
+    Written to a temporary file, then renamed.
     """
     src_path, dst = Path(src_path), Path(dst_path)
     fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=dst.parent)
     os.close(fd)
     try:
         with rasterio.open(src_path) as src:
-            try:
-                colormap = src.colormap(1)
-            except ValueError:
-                colormap = None
+            if colormap is None:
+                try:
+                    colormap = src.colormap(1)
+                except ValueError:
+                    colormap = None
             tags = src.tags()
             source = (
                 WarpedVRT(src, crs=dst_crs, resampling=Resampling.nearest) if dst_crs is not None else src

@@ -18,7 +18,9 @@ import rasterio
 from django.conf import settings
 from rasterio.crs import CRS
 
+from ml.errors import MLError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
+from ml.maps import named_colormap
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.services.pipeline.paths import analysis_dir
@@ -38,6 +40,33 @@ def target_crs(analysis: Analysis, choice: str) -> CRS | None:
         centre = analysis.aoi.geometry.centroid
         return utm_crs(centre.x, centre.y)
     raise ApplicationError(f"crs must be one of {', '.join(CRS_CHOICES)}, got {choice!r}")
+
+
+def product_colormap(product: MapProduct, path: Path) -> dict[int, tuple[int, int, int, int]] | None:
+    """The colours of a product: the file's colour table, else its named server-side colour map (the
+    change products are written without one), else None (continuous products keep none)."""
+    with rasterio.open(path) as src:
+        try:
+            table = src.colormap(1)
+        except ValueError:
+            table = None
+        dtype = src.dtypes[0]
+    if table is None and product.colormap and dtype in ("uint8", "uint16"):
+        classes = product.analysis.label_set.map_classes
+        try:
+            table = named_colormap(
+                product.colormap,
+                colors=[c["color"] for c in classes],
+                class_names=[c["name"] for c in classes],
+                years=product.analysis.years,
+            )
+        except MLError:
+            table = None
+    if table is None:
+        return None
+    return {
+        int(k): (int(v[0]), int(v[1]), int(v[2]), int(v[3]) if len(v) > 3 else 255) for k, v in table.items()
+    }
 
 
 def _readme(product: MapProduct, crs: str, has_classes: bool) -> str:
@@ -72,17 +101,13 @@ def product_package(*, product: MapProduct, crs: str = "native") -> Path:
     target = folder / f"{stem}.zip"
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
-    with rasterio.open(source) as src:
-        try:
-            colormap = src.colormap(1)
-        except ValueError:
-            colormap = {}
+    colormap = product_colormap(product, source)
     categories = product_categories(
-        product.kind, analysis.label_set.map_class_names, colormap, analysis.years
+        product.kind, analysis.label_set.map_class_names, colormap or {}, analysis.years
     )
     change = product.kind == MapProduct.Kind.CHANGE_FROM_TO
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        tif = export_cog(source, Path(tmp) / f"{stem}.tif", dst_crs)
+        tif = export_cog(source, Path(tmp) / f"{stem}.tif", dst_crs, colormap=colormap)
         with rasterio.open(tif) as out:
             crs_text = out.crs.to_string() if out.crs else "none"
         fd, tmp_zip = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=folder)

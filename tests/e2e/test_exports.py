@@ -62,7 +62,7 @@ def test_accuracy_panel_and_offline_html_export(
     products = client.get(f"/api/analyses/{pk}/").json()["products"]
     classes = [c["name"] for c in client.get(f"/api/analyses/{pk}/").json()["classes"]]
     for p in products:
-        if p["kind"] not in ("landcover", "change_from_to"):
+        if p["kind"] not in ("landcover", "change_from_to", "change_count", "change_last_year"):
             continue
         for crs, epsg in (("native", None), ("EPSG:4326", "4326"), ("utm", "32721")):
             if crs != "native" and p["kind"] == "landcover" and p["year"] != 2013:
@@ -81,10 +81,16 @@ def test_accuracy_panel_and_offline_html_export(
                 "README.txt",
             }
             info = subprocess.run(["gdalinfo", str(tif)], check=True, capture_output=True, text=True).stdout
-            assert "Categories:" in info and "LAYOUT=COG" in info, info[:2000]
-            if p["kind"] == "landcover":
-                assert all(f"{i}: {name}" in info for i, name in enumerate(classes)), (classes, info[-3000:])
+            assert "LAYOUT=COG" in info and "Color Table" in info and "<GDALRasterAttributeTable" in info
+            if p["kind"] == "change_last_year":  # uint16 years: a RAT, no category list
+                assert "<F>last change in 2013</F>" in info
             else:
+                assert "Categories:" in info, info[:2000]
+            if p["kind"] == "change_count":
+                assert "1: 1 change" in info
+            elif p["kind"] == "landcover":
+                assert all(f"{i}: {name}" in info for i, name in enumerate(classes)), (classes, info[-3000:])
+            elif p["kind"] == "change_from_to":
                 assert f"2: {classes[0]} → {classes[1]}" in info
             if epsg:
                 assert f'ID["EPSG",{epsg}]' in info

@@ -21,7 +21,7 @@ from rasterio.crs import CRS
 
 from ml.errors import ProductError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
-from ml.maps import from_to_colormap, write_class_cog, write_value_cog
+from ml.maps import from_to_colormap, write_class_cog, write_value_cog, years_colormap
 
 CLASSES = ["Forest", "Pasture", "Soy & maize"]
 COLORS = ["#1b7837", "#f1a340", "#998ec3"]
@@ -130,3 +130,17 @@ def test_year_and_count_categories_and_utm_zones() -> None:
     assert utm_crs(180.0, 10.0).to_epsg() == 32660
     with pytest.raises(ProductError):
         utm_crs(200.0, 0.0)
+
+
+def test_a_colour_map_can_be_given_to_products_written_without_one(tmp_path: Path) -> None:
+    years = np.array([[0, 2008, 2009], [2012, 0, 2008]], dtype=np.uint16)
+    path = write_value_cog(tmp_path / "change_last_year.tif", years, "EPSG:32721", TRANSFORM, 0)
+    cmap = years_colormap([2008, 2009, 2010, 2011, 2012])
+    out = export_cog(path, tmp_path / "out.tif", colormap=cmap)
+    with rasterio.open(out) as dst:
+        assert dst.dtypes[0] == "uint16" and dst.colormap(1)[2009] == cmap[2009]
+        assert (dst.read(1) == years).all()
+    cats = product_categories("change_last_year", CLASSES, cmap, [2008, 2009, 2010, 2011, 2012])
+    (tmp_path / "out.tif.aux.xml").write_text(pam_xml(cats))
+    info = _gdalinfo(out)
+    assert "Color Table" in info and "<F>last change in 2009</F>" in info
