@@ -97,3 +97,11 @@ def test_cli_evaluate_dtwsat_one_development_seed(capsys) -> None:  # type: igno
     assert result["evaluated_sample_years"] == 267
     assert "static_year_forest" in result["baselines"] and result["cube"].endswith("lucc_MT_2007_2013")
     assert result["baselines"]["static"]["change_recall"] == 0.0
+
+
+def test_cli_rejects_bad_review_budgets(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--protocol", "dtwsat", "--reviews", "10,x"])
+    assert "comma-separated integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--protocol", "dtwsat", "--reviews", "10", "--query", "oracle"])
