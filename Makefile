@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 export DJANGO_SETTINGS_MODULE ?= webapp.settings.base
 
-.PHONY: run install install-system venv venv-dev migrate demo serve worker web test test-slow test-e2e bench lint format clean
+.PHONY: run install install-system venv venv-dev migrate demo serve worker web test test-slow test-e2e fingerprint bench lint format clean
 
 ## make run: everything a fresh machine needs, then the web server (http://127.0.0.1:8000) and one worker
 run: install migrate demo serve
@@ -57,6 +57,10 @@ test: install venv-dev
 test-slow: install venv-dev
 	bash .ci/install-system.sh test
 	DJANGO_SETTINGS_MODULE=webapp.settings.test $(PY) -m pytest --runslow -m slow $(PYTEST_ARGS)
+
+## make fingerprint: rewrite tests/data/demo_fingerprint.json after an intended change of the demo results
+fingerprint: install venv-dev
+	DJANGO_SETTINGS_MODULE=webapp.settings.test ESD_FINGERPRINT_UPDATE=1 $(PY) -m pytest --runslow -q tests/monitoring/test_demo_fingerprint.py $(PYTEST_ARGS)
 
 bench: install venv-dev
 	bash .ci/install-system.sh test

@@ -168,9 +168,9 @@ def run_one(
 
 def demo_scores(analysis) -> dict:  # type: ignore[no-untyped-def]
     """Dynamic labels vs the real labels of the other crop years, and each year's map vs its labels."""
-    from ml.dynamic_eval import score_dynamic
+    from ml.eval.dynamic_eval import score_dynamic
     from monitoring.models import DynamicSample
-    from monitoring.services.pipeline.paths import analysis_dir
+    from monitoring.storage.paths import analysis_dir
     from tests.conftest import SHARED_DATA
     from tests.monitoring.mato_grosso import loc_key, mt_points, score_maps
 

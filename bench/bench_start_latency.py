@@ -7,9 +7,9 @@ temporary folder, uploads the Mato Grosso AOI and labels through the services, c
 then runs two processes against the one database file:
 
 - the **writer** (``--role writer``) does, in a loop, the database writes of a pipeline worker with
-  the worker's own code and transactions: ``state.record_timing`` (read-modify-write under
+  the worker's own code and transactions: ``timing.record_timing`` (read-modify-write under
   ``select_for_update``), the relabel stage's replace-all of the dynamic samples
-  (``relabel.samples_replace``: label x year rows, in transactions of 200) and ``state.set_progress``;
+  (``dynamic_samples.samples_replace``: label x year rows, in transactions of 200) and ``state.set_progress``;
 - the **web** (this process) starts an analysis through ``POST /api/analyses/`` (token auth, the
   real middleware and view; the start task goes to the filesystem broker) and cancels it through
   ``POST /api/analyses/<id>/cancel/``, ``--cycles`` times.
@@ -103,8 +103,8 @@ def writer(analysis_pk: int, stop: Path) -> dict[str, object]:
     from django.db.utils import OperationalError
 
     from monitoring.models import Analysis, DynamicSample, Label
-    from monitoring.services.pipeline import state
-    from monitoring.services.pipeline.relabel import samples_replace
+    from monitoring.services.dynamic_samples import samples_replace
+    from monitoring.services.pipeline import state, timing
 
     analysis = Analysis.objects.get(pk=analysis_pk)
     labels = list(Label.objects.filter(label_set_id=analysis.label_set_id))
@@ -125,9 +125,9 @@ def writer(analysis_pk: int, stop: Path) -> dict[str, object]:
             for year in YEARS
         ]
         try:
-            state.record_timing(analysis_pk, "relabel", 1.0)
+            timing.record_timing(analysis_pk, "relabel", 1.0)
             t0 = time.perf_counter()
-            samples_replace(analysis_pk, rows)  # relabel.write_samples' writes
+            samples_replace(analysis_pk, rows)  # dynamic_samples_replace's writes
             held.append((time.perf_counter() - t0) * 1000)
             state.set_progress(analysis_pk, "relabel", (loops % 100) / 100)
         except OperationalError as exc:

@@ -43,10 +43,10 @@ from sklearn.neighbors import NearestNeighbors
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ml.eval.protocols import prodes_case  # noqa: E402
 from ml.samples import load_samples  # noqa: E402
 from ml.tasgen.detect import MAD_TO_SIGMA  # noqa: E402
 from ml.tasgen.pipeline import TasGenConfig, apply_tasgen, fit_tasgen  # noqa: E402
-from ml.tasgen.protocols import prodes_case  # noqa: E402
 from ml.tasgen.relabel import logistic_classifier, year_features  # noqa: E402
 from ml.tasgen.series import monthly_means  # noqa: E402
 

@@ -145,7 +145,7 @@ def label_pixels(grid: Any, shared: Path) -> LabelPixels:
 
 def accuracy(classes: np.ndarray, years: list[int], names: list[str], lp: LabelPixels) -> dict[str, Any]:
     """Per-year map OA at the labelled points and the change F1 at the other years' labels."""
-    from ml.dynamic_eval import score_dynamic
+    from ml.eval.dynamic_eval import score_dynamic
 
     keep = lp.row >= 0
     per_year: dict[int, dict[str, float]] = {}
@@ -293,9 +293,9 @@ def main() -> None:
     from ml.smoothing import SmoothingConfig, smooth_series
     from ml.temporal import TemporalConfig, make_consistent_grid
     from monitoring.services.pipeline.classify import mosaic
-    from monitoring.services.pipeline.inputs import AnalysisInputs
-    from monitoring.services.pipeline.paths import analysis_dir
     from monitoring.services.pipeline.temporal import consistent_maps, sample_transitions
+    from monitoring.storage.inputs import AnalysisInputs
+    from monitoring.storage.paths import analysis_dir
     from tests.conftest import SHARED_DATA, start_worker, stop_worker
     from webapp.celery import app
 

@@ -41,3 +41,7 @@ class TasGenError(MLError, ValueError):
 
 class ProductError(MLError, ValueError):
     """Inputs of a map product or statistic are invalid (class maps, embeddings, years, grid, colours)."""
+
+
+class GridError(MLError, ValueError):
+    """A pixel grid cannot be built (no tile to snap to, too many pixels)."""

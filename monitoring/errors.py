@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+DB_UNAVAILABLE = "The database is unavailable right now; try again in a minute."
+
 
 class ApplicationError(Exception):
     """A request the domain refuses (bad input, wrong state); ``status`` is the HTTP status to answer."""

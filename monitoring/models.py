@@ -138,13 +138,15 @@ class Analysis(OwnedModel):
         CANCELLED = "cancelled"
 
     class Stage(models.TextChoices):
-        QUEUED = "queued"
-        LOOKUP = "lookup"
-        RELABEL = "relabel"
-        CLASSIFY = "classify"
-        CHANGE = "change"
-        FINALIZE = "finalize"
-        DONE = "done"
+        """The stage line of the pipeline, in order (``monitoring.services.pipeline.steps``)."""
+
+        QUEUED = "queued", "Queued"
+        LOOKUP = "lookup", "Reading embeddings"
+        RELABEL = "relabel", "Relabelling samples (TasGen)"
+        CLASSIFY = "classify", "Classifying every pixel"
+        CHANGE = "change", "Change maps"
+        FINALIZE = "finalize", "Statistics and files"
+        DONE = "done", "Done"
 
     name = models.CharField(max_length=200, blank=True)
     aoi = models.ForeignKey(AOI, on_delete=models.CASCADE, related_name="analyses")
@@ -152,7 +154,6 @@ class Analysis(OwnedModel):
     start_year = models.PositiveSmallIntegerField()
     end_year = models.PositiveSmallIntegerField()
     parameters = models.JSONField(default=dict, blank=True)
-    input_hash = models.CharField(max_length=64, blank=True, db_index=True)  # reuse of finished stages
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # 0-100

@@ -8,7 +8,7 @@ Defaults come from the ``ml`` config dataclasses the pipeline builds (:class:`Ta
 are stored: an analysis records what was asked, the pipeline fills in the rest.
 
 To add a parameter: add a field here (with its range), read it in the pipeline stage that uses it,
-and make the stage's cache key depend on it (``monitoring/services/pipeline/inputs.py``).
+and make the stage's cache key depend on it (``monitoring/storage/inputs.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """XYZ map tiles (256 x 256 PNG, Web Mercator) of the analysis COGs and of the ESD store, with rio-tiler.
 
 Colour maps never come from the request: a product's tile is coloured by the named map stored on the
-product (``MapProduct.colormap``, built by :func:`ml.maps.named_colormap` with the label set's colours
+product (``MapProduct.colormap``, built by :func:`ml.colormaps.named_colormap` with the label set's colours
 and the analysis years). Pixels that are nodata (or masked) are transparent. A tile that does not touch
 the raster raises :class:`TileNotFound` (the API answers 404).
 """
@@ -24,8 +24,8 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 from rio_tiler.utils import render as render_array
 
+from ml.colormaps import ColorMap, named_colormap
 from ml.errors import MLError
-from ml.maps import ColorMap, named_colormap
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_area, esd_tiles_for_area
@@ -74,7 +74,7 @@ def product_style(product: MapProduct) -> TileStyle:
     classes = analysis.label_set.map_classes
     years = analysis.years
     if product.colormap == "years" and len(years) > 1:
-        years = years[1:]  # the first year is never a change year: same ramp as ml.maps.legend("years")
+        years = years[1:]  # the first year is never a change year: same ramp as ml.colormaps.legend("years")
     try:
         cmap = named_colormap(
             product.colormap,

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from monitoring.selectors.health import health_report
+from monitoring.services.pipeline.steps import stages_json
 from monitoring.throttles import LoginRateThrottle
 
 
@@ -41,7 +42,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_required
 def map_page(request: HttpRequest) -> HttpResponse:
     """The map page where users draw AOIs, upload labels and explore analyses."""
-    return render(request, "monitoring/map.html")
+    return render(request, "monitoring/map.html", {"pipeline_stages": stages_json()})
 
 
 class ThrottledLoginView(LoginView):

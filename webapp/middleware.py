@@ -9,9 +9,9 @@ from django.db import OperationalError, close_old_connections
 from django.db.utils import InterfaceError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-logger = logging.getLogger(__name__)
+from monitoring.errors import DB_UNAVAILABLE
 
-DB_UNAVAILABLE = "The database is unavailable right now; try again in a minute."
+logger = logging.getLogger(__name__)
 
 
 class DatabaseUnavailableMiddleware:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ml.esd.codec import STEPS
+from ml.esd.datasets import raster_training_set
 from ml.samples import load_samples, location_holdout
 
 PAPER = {"mae": 0.0130, "rmse": 0.0179, "cc": 0.8543}  # ESDNet on Landsat (Chen et al., 2026)
@@ -141,11 +142,10 @@ def evaluate_raster(
     """Reconstruction metrics on the valid months of a demo raster's pixel-years (all, or held-out blocks).
 
     With ``test_fraction > 0`` only the ``block x block`` pixel blocks the training split held out are
-    used (:func:`ml.esd.train.raster_training_set`, same fraction, seed and block).
+    used (:func:`ml.esd.datasets.raster_training_set`, same fraction, seed and block).
     """
     from ml.esd.model import load_model, reconstruct
     from ml.esd.rasters import read_demo
-    from ml.esd.train import raster_training_set
 
     model, meta = load_model(weights if weights is not None else read_demo(name).bands)
     bands = tuple(meta["bands"])

@@ -30,6 +30,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from rasterio.warp import transform as warp_transform
 from rasterio.windows import Window
 
+from ml.atomic import write_text_atomic
 from ml.errors import NoCoverageError, StoreError, TileError
 from ml.esd.codec import STEPS, decode_steps, indices_to_codes
 from ml.esd.tiles import (
@@ -42,6 +43,7 @@ from ml.esd.tiles import (
     local_path,
     read_tile_info,
 )
+from ml.grid import Grid, aligned_offsets, snap_grid
 
 CATALOG_NAME: Final[str] = "catalog.json"
 CATALOG_FORMAT: Final[str] = "esd-store-catalog/1"
@@ -198,18 +200,8 @@ def write_catalog(folder: str | Path) -> tuple[Path, list[tuple[str, str]]]:
         del rec["uri"]
         records.append(rec)
     path = folder / CATALOG_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"format": CATALOG_FORMAT, "tiles": records}, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps({"format": CATALOG_FORMAT, "tiles": records}, indent=1))
     return path, rejected
-
-
-@dataclass(frozen=True)
-class _Grid:
-    transform: Affine
-    width: int
-    height: int
-    crs: CRS
 
 
 @dataclass
@@ -304,7 +296,7 @@ class EsdStore:
         res = float(resolution) if resolution else min(_native_resolution(t, dst_crs) for t in cands)
         if res <= 0:
             raise StoreError(f"resolution must be positive, got {resolution}")
-        grid = _make_grid((left, bottom, right, top), res, dst_crs, cands)
+        grid = snap_grid((left, bottom, right, top), res, dst_crs, cands)
         n_years = len(ys)
         if grid.width * grid.height * n_years > max_pixel_years:
             raise StoreError(
@@ -318,9 +310,7 @@ class EsdStore:
             for tile in cands:
                 y = ys.index(tile.year)
                 _read_tile_window(tile, grid, indices[y], qa[y], valid[y])
-        return WindowResult(
-            indices=indices, valid=valid, qa=qa, transform=grid.transform, crs=dst_crs, years=ys
-        )
+        return WindowResult(indices=indices, valid=valid, qa=qa, transform=grid.affine, crs=dst_crs, years=ys)
 
     # ------------------------------------------------------------------ points
     def read_points(
@@ -424,28 +414,6 @@ def _native_resolution(tile: EsdTileInfo, crs: CRS) -> float:
     return float(min(abs(t.a), abs(t.e)))
 
 
-def _make_grid(bbox: BBox, res: float, crs: CRS, tiles: Sequence[EsdTileInfo]) -> _Grid:
-    """North-up grid over ``bbox`` at ``res``; snapped outward to a tile's pixel grid when one shares
-    the CRS and resolution, so its pixels are copied without resampling."""
-    left, bottom, right, top = bbox
-    for t in tiles:
-        if (
-            t.crs == crs
-            and math.isclose(t.resolution, res, rel_tol=1e-9)
-            and t.transform[4] == -t.transform[0]
-        ):
-            x0, y0 = t.transform[2], t.transform[5]
-            eps = 1e-6
-            left = x0 + math.floor((left - x0) / res + eps) * res
-            right = x0 + math.ceil((right - x0) / res - eps) * res
-            top = y0 - math.floor((y0 - top) / res + eps) * res
-            bottom = y0 - math.ceil((y0 - bottom) / res - eps) * res
-            break
-    width = max(1, math.ceil((right - left) / res - 1e-6))
-    height = max(1, math.ceil((top - bottom) / res - 1e-6))
-    return _Grid(transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height, crs=crs)
-
-
 def _open(tile: EsdTileInfo) -> rasterio.io.DatasetReader:
     try:
         return rasterio.open(gdal_path(tile.uri))
@@ -453,29 +421,12 @@ def _open(tile: EsdTileInfo) -> rasterio.io.DatasetReader:
         raise StoreError(f"{tile.uri}: cannot open tile ({exc})") from exc
 
 
-def _aligned_offsets(tile: EsdTileInfo, grid: _Grid) -> tuple[int, int] | None:
-    """Integer ``(col, row)`` of the grid origin in the tile's pixel grid, or None if not aligned."""
-    if tile.crs != grid.crs:
-        return None
-    ta, ga = tile.affine, grid.transform
-    if (
-        not (math.isclose(ta.a, ga.a, rel_tol=1e-9) and math.isclose(ta.e, ga.e, rel_tol=1e-9))
-        or ta.b
-        or ta.d
-    ):
-        return None
-    col, row = (ga.c - ta.c) / ta.a, (ga.f - ta.f) / ta.e
-    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
-        return None
-    return round(col), round(row)
-
-
 def _read_tile_window(
-    tile: EsdTileInfo, grid: _Grid, indices: np.ndarray, qa: np.ndarray, valid: np.ndarray
+    tile: EsdTileInfo, grid: Grid, indices: np.ndarray, qa: np.ndarray, valid: np.ndarray
 ) -> None:
     """Fill the still-invalid pixels of one year's output (``indices`` (12, H, W), ``qa``, ``valid``) from one
     tile, reading only the window of the tile that the grid needs."""
-    offsets = _aligned_offsets(tile, grid)
+    offsets = aligned_offsets(tile, grid)
     try:
         with _open(tile) as src:
             if src.count != BANDS:
@@ -490,12 +441,8 @@ def _read_tile_window(
                 _merge(data, (slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0)), indices, qa, valid)
                 return
             # general case: read the covering window in the tile CRS, reproject with nearest
-            g_bounds = (
-                grid.transform.c,
-                grid.transform.f + grid.transform.e * grid.height,
-                grid.transform.c + grid.transform.a * grid.width,
-                grid.transform.f,
-            )
+            gt = grid.affine
+            g_bounds = (gt.c, gt.f + gt.e * grid.height, gt.c + gt.a * grid.width, gt.f)
             left, bottom, right, top = transform_bounds(grid.crs, tile.crs, *g_bounds, densify_pts=21)
             inv = ~tile.affine
             cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
@@ -515,7 +462,7 @@ def _read_tile_window(
         dst,
         src_transform=src_transform,
         src_crs=tile.crs,
-        dst_transform=grid.transform,
+        dst_transform=grid.affine,
         dst_crs=grid.crs,
         resampling=Resampling.nearest,
         num_threads=1,

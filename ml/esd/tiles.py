@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,14 +29,12 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
 from rasterio.warp import transform as warp_transform
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from ml.atomic import atomic_path
 from ml.errors import TileError
 from ml.esd.codec import CODEBOOK_SIZE, STEPS
-
-BBox = tuple[float, float, float, float]  # (left, bottom, right, top) in the CRS named beside it
-Transform6 = tuple[float, float, float, float, float, float]  # (a, b, c, d, e, f) of an Affine
+from ml.grid import BBox, GridGeometry, Transform6
 
 BANDS: Final[int] = STEPS + 1  # 12 FSQ index bands + QA
 QA_BAND: Final[int] = 13  # 1-based band number of the QA count
@@ -128,7 +124,7 @@ def uri_fingerprint(uri: str) -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class EsdTileInfo:
+class EsdTileInfo(GridGeometry):
     """Grid and catalog metadata of one ESD tile (one tile id, one year); no pixel data.
 
     ``transform`` maps pixel (col, row) to CRS coordinates of the pixel's upper-left corner; tiles are
@@ -153,29 +149,6 @@ class EsdTileInfo:
     def name(self) -> str:
         """The file name, ``SDC30_EBD_V001_{tile_id}_{year}.tif``."""
         return tile_filename(self.tile_id, self.year)
-
-    @cached_property
-    def crs(self) -> CRS:
-        """The tile CRS."""
-        return CRS.from_wkt(self.crs_wkt)
-
-    @property
-    def affine(self) -> Affine:
-        """The transform as an ``Affine``."""
-        return Affine(*self.transform)
-
-    @property
-    def resolution(self) -> float:
-        """Pixel width in CRS units (tiles have square pixels)."""
-        return abs(self.transform[0])
-
-    @property
-    def bounds(self) -> BBox:
-        """``(left, bottom, right, top)`` in the tile CRS."""
-        a, _, c, _, e, f = self.transform
-        xs = (c, c + a * self.width)
-        ys = (f, f + e * self.height)
-        return (min(xs), min(ys), max(xs), max(ys))
 
     @cached_property
     def footprint_lonlat(self) -> list[tuple[float, float]]:
@@ -435,38 +408,31 @@ def write_tile(
         "compress": compress.upper(),
         "predictor": 1,  # indices are codes, not smooth values: differencing does not help
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        with MemoryFile() as mem:
-            with mem.open(**profile) as dst:
-                dst.write(data)
-                dst.update_tags(
-                    **{
-                        PRODUCER_TAG: PRODUCER,
-                        "ESD_NODATA": "all 12 FSQ index bands are 0",
-                        **dict(tags or {}),
-                    }
-                )
-                for b in range(1, STEPS + 1):
-                    dst.set_band_description(b, f"fsq_step_{b:02d}")
-                dst.set_band_description(QA_BAND, "qa_clear_count")
-            with mem.open() as src:
-                cog_translate(
-                    src,
-                    tmp,
-                    cog,
-                    in_memory=True,
-                    quiet=True,
-                    overview_resampling="nearest",
-                    overview_level=overview_levels(max(h, w), overview_min_size),
-                    config={"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": str(blocksize)},
-                    use_cog_driver=False,
-                )
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_path(target) as tmp, MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(data)
+            dst.update_tags(
+                **{
+                    PRODUCER_TAG: PRODUCER,
+                    "ESD_NODATA": "all 12 FSQ index bands are 0",
+                    **dict(tags or {}),
+                }
+            )
+            for b in range(1, STEPS + 1):
+                dst.set_band_description(b, f"fsq_step_{b:02d}")
+            dst.set_band_description(QA_BAND, "qa_clear_count")
+        with mem.open() as src:
+            cog_translate(
+                src,
+                str(tmp),
+                cog,
+                in_memory=True,
+                quiet=True,
+                overview_resampling="nearest",
+                overview_level=overview_levels(max(h, w), overview_min_size),
+                config={"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": str(blocksize)},
+                use_cog_driver=False,
+            )
     return target
 
 
@@ -522,11 +488,6 @@ def tile_summary(uri: str | Path, *, max_size: int = 1024) -> dict[str, Any]:
             "zero_fraction": float((qa == 0).mean()) if qa.size else None,
         },
     }
-
-
-def bounds_in(info: EsdTileInfo, crs: CRS | str) -> BBox:
-    """The tile bounds expressed in ``crs`` (densified edges)."""
-    return transform_bounds(info.crs, crs, *info.bounds, densify_pts=21)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

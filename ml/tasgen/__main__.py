@@ -5,7 +5,7 @@ taken from its first (``--reference first``) or last year, TasGen fitted on thos
 CSV row per valid sample-year; prints a JSON summary.
 
 ``evaluate --samples FILE.npz --protocol prodes|splice``: prints JSON metrics (TasGen at the top
-level, then ``baselines``); see ``ml.tasgen.protocols``.
+level, then ``baselines``); see ``ml.eval.protocols``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 from ml.errors import MLError, TasGenError
+from ml.eval.protocols import PROTOCOLS, evaluate_protocol
+from ml.eval.real_cases import default_dtwsat_cube
+from ml.eval.simulated_review import QUERIES
 from ml.samples import load_samples
 from ml.tasgen.pipeline import TasGenConfig, run_tasgen
-from ml.tasgen.protocols import PROTOCOLS, evaluate_protocol
-from ml.tasgen.real_cases import default_dtwsat_cube
 from ml.tasgen.series import series_from_samples
-from ml.tasgen.simulated_review import QUERIES
 
 
 def _budgets(text: str) -> list[int]:

@@ -28,7 +28,7 @@ years only).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -146,22 +146,6 @@ class TasGenModel:
         if unknown:
             raise TasGenError(f"{name}: unknown classes {unknown}; the model knows {list(self.classes)}")
         return np.array([lookup[str(c)] for c in static_class], dtype=np.int64)
-
-    def checkpoint(self) -> dict[str, object]:
-        """Plain-dict checkpoint (HTS-VAE weights, thresholds, scaling, config; the stage-2 classifier is pickled)."""
-        return {
-            "model": self.vae.checkpoint(step=0, metrics={})["model"],
-            "vae_config": asdict(self.vae.config),
-            "config": asdict(self.config),
-            "classes": list(self.classes),
-            "dim_names": list(self.dim_names),
-            "mean": self.mean,
-            "std": self.std,
-            "thresholds": asdict(self.thresholds),
-            "scale": asdict(self.scale),
-            "normal_pattern": self.normal_pattern,
-            "relabeler": self.relabeler,
-        }
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from monitoring.selectors.pixel import pixel_report
 from monitoring.selectors.samples import SAMPLE_COLUMNS, sample_dicts
 from monitoring.services.analyses import analysis_cancel, analysis_create, analysis_delete
 from monitoring.services.map_packages import CRS_CHOICES, product_package
-from monitoring.services.pipeline.paths import analysis_dir
 from monitoring.services.validation import analysis_validate, analysis_validation_clear
+from monitoring.storage.paths import analysis_dir
 
 SAMPLE_FILES = {
     "geojson": ("samples.geojson", "application/geo+json"),

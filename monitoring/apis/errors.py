@@ -8,8 +8,7 @@ from django.db import InterfaceError, OperationalError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from monitoring.errors import ApplicationError
-from webapp.middleware import DB_UNAVAILABLE
+from monitoring.errors import DB_UNAVAILABLE, ApplicationError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

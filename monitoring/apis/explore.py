@@ -15,7 +15,7 @@ from monitoring.models import Analysis
 from monitoring.selectors.esd_catalog import esd_coverage
 from monitoring.selectors.legends import analysis_legends
 from monitoring.selectors.objects import analysis_get
-from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_pixels
+from monitoring.services.similar import DEFAULT_THRESHOLD, similar_pixels
 
 
 class LegendEntryOutputSerializer(serializers.Serializer):

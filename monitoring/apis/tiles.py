@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from monitoring.apis import filters
 from monitoring.selectors.objects import analysis_get, product_for_tile
-from monitoring.selectors.similar import DEFAULT_THRESHOLD, similar_cog_path
+from monitoring.services.similar import DEFAULT_THRESHOLD, similar_cog_path
 from monitoring.tiles import (
     TileNotFound,
     TileStyle,
@@ -87,7 +87,7 @@ class SimilarTileApi(TileApi):
 
     @extend_schema(parameters=[FilterSerializer], responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, token: str, z: int, x: int, y: int) -> HttpResponse:
-        from ml.maps import similarity_colormap
+        from ml.colormaps import similarity_colormap
 
         analysis = analysis_get(user=request.user, pk=pk)
         path = similar_cog_path(analysis.pk, token)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ml.colormaps import legend
 from ml.errors import MLError
-from ml.maps import legend
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 

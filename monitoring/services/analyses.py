@@ -13,8 +13,8 @@ from monitoring.errors import ApplicationError
 from monitoring.models import AOI, Analysis, LabelSet
 from monitoring.parameters import analysis_parameters_clean
 from monitoring.selectors.esd_catalog import esd_catalog_years
-from monitoring.services.pipeline.paths import analysis_dir
 from monitoring.services.pipeline.state import FINISHED
+from monitoring.storage.paths import analysis_dir
 
 MAX_YEARS = 40
 

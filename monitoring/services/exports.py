@@ -11,9 +11,9 @@ from typing import Any
 import geopandas as gpd
 from shapely.geometry import Point
 
+from ml.atomic import atomic_path, write_bytes_atomic
 from monitoring.models import Analysis, DynamicSample
-from monitoring.services.pipeline.inputs import AnalysisInputs
-from monitoring.services.pipeline.paths import write_bytes_atomic
+from monitoring.storage.inputs import AnalysisInputs
 
 SAMPLE_COLUMNS = [
     "label_id",
@@ -102,10 +102,8 @@ def samples_gpkg(records: list[dict[str, Any]], path: Path) -> None:
         geometry=[Point(r["lon"], r["lat"]) for r in records],
         crs="EPSG:4326",
     )
-    tmp = path.with_suffix(".tmp.gpkg")
-    tmp.unlink(missing_ok=True)
-    frame.to_file(tmp, driver="GPKG", layer="dynamic_samples", engine="pyogrio")
-    tmp.replace(path)
+    with atomic_path(path, suffix=".tmp.gpkg") as tmp:
+        frame.to_file(tmp, driver="GPKG", layer="dynamic_samples", engine="pyogrio")
 
 
 STATS_COLUMNS = [

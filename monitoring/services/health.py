@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -36,10 +37,8 @@ def check_database() -> Check:
 
 def check_broker() -> Check:
     """Open a connection to the configured Celery broker."""
-    from webapp.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=float(settings.CELERY_BROKER_CONNECTION_TIMEOUT))
     except Exception as exc:  # noqa: BLE001
         return Check(False, f"cannot reach the broker ({_short(exc)}); check CELERY_BROKER_URL")
@@ -48,12 +47,10 @@ def check_broker() -> Check:
 
 def check_worker(timeout: float | None = None) -> Check:
     """Round trip: enqueue a heartbeat task and wait until a worker has written its row."""
-    from tasks.health import heartbeat
-
     wait = settings.HEALTHZ_WORKER_TIMEOUT if timeout is None else timeout
     token = uuid.uuid4().hex
     try:
-        heartbeat.apply_async(args=[token], expires=wait + 30)
+        current_app.send_task("health.heartbeat", args=[token], expires=wait + 30)
     except Exception as exc:  # noqa: BLE001
         return Check(False, f"cannot enqueue a task ({_short(exc)}); check CELERY_BROKER_URL")
     deadline = time.monotonic() + wait

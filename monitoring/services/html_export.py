@@ -25,11 +25,11 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rio_tiler.utils import render as render_array
 
+from ml.colormaps import class_colormap, default_class_colors
 from ml.mapping import NODATA_CLASS
-from ml.maps import class_colormap, default_class_colors
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
-from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir
 
 MAX_OVERLAY_PX: Final[int] = 2048  # longest side of one embedded land-cover image
 MAX_OVERLAY_BYTES: Final[int] = 40_000_000  # all years together; images shrink to stay under it

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import transaction
 
-from ml.maps import default_class_colors
+from ml.colormaps import default_class_colors
 from monitoring.errors import ApplicationError
 from monitoring.models import Label, LabelSet
 from monitoring.parsers import LabelOptions, UploadError, parse_labels

@@ -18,12 +18,12 @@ import rasterio
 from django.conf import settings
 from rasterio.crs import CRS
 
+from ml.colormaps import named_colormap
 from ml.errors import MLError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
-from ml.maps import named_colormap
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
-from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir
 
 CRS_CHOICES: Final[tuple[str, ...]] = ("native", "EPSG:4326", "utm")
 """``native``: the analysis grid's CRS (the store's); ``EPSG:4326``: WGS 84 lon/lat; ``utm``: the WGS 84

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from ml.maps import default_class_colors
+from ml.colormaps import default_class_colors
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, DynamicSample, Label, LabelSet, Review
 from monitoring.services.analyses import analysis_create

@@ -19,12 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.accuracy import area_adjusted_accuracy, classes_at_points, error_matrix
+from ml.atomic import write_bytes_atomic
 from ml.errors import MLError
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, LabelSet, MapProduct
 from monitoring.services.exports import stats_csv
-from monitoring.services.pipeline.inputs import AnalysisInputs
-from monitoring.services.pipeline.paths import analysis_dir, write_bytes_atomic
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import analysis_dir
 
 
 @transaction.atomic

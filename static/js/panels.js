@@ -4,11 +4,10 @@ import { api, ApiError, esc, fmt } from "./api.js";
 import { stackedBars, legendItems, legendRamp } from "./charts.js";
 import { AccuracyPanel } from "./accuracy.js";
 
-export const STAGES = ["queued", "lookup", "relabel", "classify", "change", "finalize", "done"];
-const STAGE_NAMES = {
-  queued: "Queued", lookup: "Reading embeddings", relabel: "Relabelling samples (TasGen)",
-  classify: "Classifying every pixel", change: "Change maps", finalize: "Statistics and files", done: "Done",
-};
+// The stage line comes from the server's step graph (monitoring/services/pipeline/steps.py), in the page.
+const PIPELINE = JSON.parse(document.getElementById("pipeline-stages")?.textContent || "[]");
+export const STAGES = PIPELINE.map((s) => s.stage);
+const STAGE_NAMES = Object.fromEntries(PIPELINE.map((s) => [s.stage, s.label]));
 const LAYER_NAMES = {
   landcover: "Land cover", change_last_year: "Year of last change", change_count: "Number of changes",
   change_from_to: "From → to", similarity: "Similarity to previous year", esd_preview: "ESD preview",

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from rest_framework.test import APIClient
 
-from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir
 from tests.monitoring.test_tiles import run_demo_analysis
 from tests.monitoring.test_validation import upload_labels
 

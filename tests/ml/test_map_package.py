@@ -19,9 +19,10 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
+from ml.cog import write_class_cog, write_value_cog
+from ml.colormaps import from_to_colormap, years_colormap
 from ml.errors import ProductError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
-from ml.maps import from_to_colormap, write_class_cog, write_value_cog, years_colormap
 
 CLASSES = ["Forest", "Pasture", "Soy & maize"]
 COLORS = ["#1b7837", "#f1a340", "#998ec3"]

@@ -22,10 +22,8 @@ from ml.change import (
     esd_preview_rgb,
     from_to,
 )
-from ml.errors import ProductError
-from ml.maps import (
-    COLORMAPS,
-    PRODUCT_COLORMAPS,
+from ml.cog import read_class_cog, read_class_colormap, write_class_cog, write_rgb_cog, write_value_cog
+from ml.colormaps import (
     TABLEAU_10,
     TRANSPARENT,
     change_count_colormap,
@@ -34,19 +32,13 @@ from ml.maps import (
     from_to_colormap,
     hex_to_rgba,
     legend,
-    main,
     named_colormap,
-    product_filename,
-    read_class_cog,
-    read_class_colormap,
     rgba_to_hex,
     similarity_colormap,
-    write_change_products,
-    write_class_cog,
-    write_rgb_cog,
-    write_value_cog,
     years_colormap,
 )
+from ml.errors import ProductError
+from ml.products import main, product_filename, write_change_products
 from tests.ml.test_change import SINOP_4326, MtSeries, mt_series
 
 SMALL = {"blocksize": 16, "overview_min_size": 16}  # 27 x 37 px: 16 px blocks so overviews exist
@@ -253,7 +245,6 @@ def test_hex_round_trip_and_errors() -> None:
 
 
 def test_named_colormaps() -> None:
-    assert set(PRODUCT_COLORMAPS.values()) <= set(COLORMAPS)
     cls = class_colormap(["#228b22", "#ffd700"])
     assert cls == {0: (34, 139, 34, 255), 1: (255, 215, 0, 255), 255: TRANSPARENT}
     count = change_count_colormap()

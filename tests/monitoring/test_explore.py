@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir
 from tests.monitoring.test_tiles import png_rgba, run_demo_analysis, tile_over
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ml.dynamic_eval import score_dynamic
+from ml.eval.dynamic_eval import score_dynamic
 from monitoring.models import Analysis, DynamicSample
 from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
 from tests.monitoring.test_validation import check_demo_validation
@@ -71,35 +71,29 @@ def start_demo_analysis(api, shared_data, **overrides) -> int:  # type: ignore[n
 
 def assert_attribution_as_one_full_apply(pk: int) -> None:
     """The attribution filled in by its own task equals what one full TasGen apply gives."""
-    import pickle
-
     import numpy as np
 
     from ml.esd.model import decode_codes
     from ml.review import keep_reference_year
+    from ml.tasgen.dynamic import sample_attributions
     from ml.tasgen.pipeline import apply_tasgen, attribute_changes_decoded
     from monitoring.selectors.decoders import decoder_for_tiles
-    from monitoring.services.pipeline.inputs import AnalysisInputs
-    from monitoring.services.pipeline.paths import load_npz
-    from monitoring.services.pipeline.relabel import (
-        model_path,
-        relabel_path,
-        sample_attributions,
-        tasgen_input,
-    )
+    from monitoring.services.pipeline.relabel import load_dynamic, load_model, tasgen_input
+    from monitoring.storage.inputs import AnalysisInputs
 
     inputs = AnalysisInputs(Analysis.objects.get(pk=pk))
     ti = tasgen_input(inputs)
     assert ti.series is not None
-    model = pickle.loads(model_path(inputs).read_bytes())
+    model = load_model(inputs)
+    assert model is not None
     full = apply_tasgen(model, ti.series, seed=0, attribute=False)
-    dyn = load_npz(relabel_path(inputs))
+    dyn = load_dynamic(inputs)
     kept = keep_reference_year(
         full.klass, full.changed, ti.static[ti.run], ti.ref_index[ti.run], ti.series.valid
     )
-    assert np.array_equal(dyn["klass"][ti.run], kept.klass)  # the labels' own years keep their labels
-    assert np.array_equal(dyn["tasgen_changed"][ti.run], full.changed)  # what the attribution explains
-    n, y = dyn["valid"].shape
+    assert np.array_equal(dyn.klass[ti.run], kept.klass)  # the labels' own years keep their labels
+    assert np.array_equal(dyn.tasgen_changed[ti.run], full.changed)  # what the attribution explains
+    n, y = dyn.valid.shape
     esd_model, bands = decoder_for_tiles(inputs.tiles)  # the attribution is told in its bands
     month, band = attribute_changes_decoded(
         model, ti.series, full.changed, full.anomaly_score, lambda c: decode_codes(esd_model, c), seed=0
@@ -130,9 +124,9 @@ def assert_consistent_maps(pk: int, stats: dict) -> None:  # type: ignore[type-a
     import numpy as np
     import rasterio
 
-    from monitoring.services.pipeline.inputs import AnalysisInputs
-    from monitoring.services.pipeline.paths import analysis_dir
     from monitoring.services.pipeline.temporal import consistent_maps
+    from monitoring.storage.inputs import AnalysisInputs
+    from monitoring.storage.paths import analysis_dir
 
     maps = consistent_maps(AnalysisInputs(Analysis.objects.get(pk=pk)))
     for j, year in enumerate(YEARS):

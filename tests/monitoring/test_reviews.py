@@ -12,7 +12,7 @@ from ml.review import REASON_UNKNOWN, REASONS, UNKNOWN_COLOR
 from ml.tasgen import UNKNOWN
 from monitoring.models import Analysis, DynamicSample, Label, Review
 from monitoring.selectors.reviews import queue_order
-from monitoring.services.pipeline.inputs import AnalysisInputs
+from monitoring.storage.inputs import AnalysisInputs
 from tests.monitoring.mato_grosso import static_labels_csv
 from tests.monitoring.test_pipeline import start_demo_analysis, wait_done
 

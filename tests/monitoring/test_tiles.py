@@ -21,7 +21,6 @@ PARAMETERS = {  # a quick TasGen: these tests check the maps, not the dynamic la
     "year_start_month": 9,
     "tasgen": {"epochs": 5, "rounds": 1, "rf_trees": 20, "gibbs_max": 0},
 }
-STEPS = runner.STEPS  # every pipeline task by name, as the workers run them
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 
@@ -62,7 +61,7 @@ def run_demo_analysis(api, shared_data, monkeypatch) -> int:  # type: ignore[no-
     queue.append(("analysis.start", (pk,)))
     while queue:
         name, args = queue.pop(0)
-        STEPS[name](*args)
+        runner.run_step(name, *args, enqueue=lambda n, *a: queue.append((n, a)))
     analysis = Analysis.objects.get(pk=pk)
     assert analysis.status == Analysis.Status.DONE, analysis.error_message
     return pk
@@ -165,7 +164,8 @@ def test_threshold_tile_hides_low_values_and_nodata(tmp_path) -> None:  # type: 
     threshold are transparent, the rest drawn in the similarity colours; tiles elsewhere are 404."""
     from affine import Affine
 
-    from ml.maps import similarity_colormap, write_value_cog
+    from ml.cog import write_value_cog
+    from ml.colormaps import similarity_colormap
     from monitoring.tiles import TileNotFound, TileStyle, check_tile, render_threshold_tile
 
     z, x, y = tile_over(-55.95, -12.02, 10)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.models import Analysis
-from monitoring.services.pipeline.runner import resume
+from monitoring.services.pipeline.resume import resume
 
 
 class Command(BaseCommand):

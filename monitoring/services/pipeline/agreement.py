@@ -16,13 +16,14 @@ import numpy as np
 from rasterio.warp import transform as warp_transform
 
 from ml.accuracy import DEFAULT_BLOCK_M, grouped_reference_agreement, spatial_blocks
+from ml.atomic import write_bytes_atomic
 from ml.errors import SamplesError
 from ml.esd.codec import indices_to_codes
 from ml.mapping import MapperConfig, features
-from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.lookup import labels_path
-from monitoring.services.pipeline.paths import load_npz, write_bytes_atomic
 from monitoring.services.pipeline.relabel import relabel_path
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import load_npz
 
 METRES_PER_DEGREE = 111_320.0  # block size of a geographic grid, at the equator
 

@@ -5,25 +5,26 @@ Land cover, uncertainty and change products come from the consistent maps of the
 The similarity and ESD preview COGs depend on the embeddings alone: :func:`write_esd_products` writes
 them as soon as the windows are looked up (beside relabel and the classify windows). The class
 products wait for the classify windows (:func:`write_products`). The analysis moves on to finalize
-once both and the attribution are done (:func:`finalize_join`).
+once both and the attribution are done (``steps.FINALIZE_JOIN``).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from django.db import transaction
 
 from ml.change import change_maps, from_to
+from ml.cog import write_class_cog, write_rgb_cog, write_value_cog
 from ml.mapping import NODATA_CLASS
-from ml.maps import write_class_cog, write_rgb_cog, write_value_cog
+from ml.products import ProductFile, product_filename
 from monitoring.models import MapProduct
-from monitoring.services.pipeline import state
+from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.classify import mosaic
-from monitoring.services.pipeline.inputs import AnalysisInputs
-from monitoring.services.pipeline.paths import analysis_dir, relative
+from monitoring.services.pipeline.steps import STEP as STEPS
+from monitoring.services.pipeline.steps import Part
 from monitoring.services.pipeline.temporal import consistent_maps
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import analysis_dir, relative
 
 
 def change_pair(inputs: AnalysisInputs) -> tuple[int, int]:
@@ -43,33 +44,22 @@ def class_maps(inputs: AnalysisInputs) -> np.ndarray:
     return consistent_maps(inputs)["classes"]
 
 
-def _product(
-    analysis_id: int, kind: str, path: Path, colormap: str, year: int = 0, year_to: int = 0, stats=None
-) -> None:  # type: ignore[no-untyped-def]
-    MapProduct.objects.update_or_create(
-        analysis_id=analysis_id,
-        kind=kind,
-        year=year,
-        year_to=year_to,
-        defaults={"path": relative(path), "colormap": colormap, "class_stats": stats or {}},
-    )
-
-
-# What must be done before finalize: the class products, the embedding products, the attribution.
-FINALIZE_NEEDS = ("change", "esd_products", "attribution")
-ESD_PRODUCT_STAGES = ("relabel", "classify", "change")
-
-
-def finalize_join(analysis_id: int) -> bool:
-    """Move from change to finalize once every part of :data:`FINALIZE_NEEDS` is done; True for the mover."""
-    if state.current(analysis_id, "change") is None:
-        return False
-    return state.join(analysis_id, "change", FINALIZE_NEEDS)
+def _record(analysis_id: int, products: list[ProductFile]) -> None:
+    """Create or update the ``MapProduct`` rows of written products (one transaction)."""
+    with transaction.atomic():
+        for p in products:
+            MapProduct.objects.update_or_create(
+                analysis_id=analysis_id,
+                kind=p.kind,
+                year=p.year,
+                year_to=p.year_to,
+                defaults={"path": relative(p.path), "colormap": p.colormap, "class_stats": p.class_stats},
+            )
 
 
 def write_products(analysis_id: int) -> bool:
     """Write the class map COGs (idempotent: same paths, atomic writes); True once they are written."""
-    analysis, finished = state.open_part(analysis_id, "change", ("change",))
+    analysis, finished = state.open_part(analysis_id, STEPS["analysis.change"])
     if analysis is None:
         return finished
     inputs = AnalysisInputs(analysis)
@@ -77,104 +67,65 @@ def write_products(analysis_id: int) -> bool:
     colors = [c["color"] for c in analysis.label_set.map_classes]
     out = analysis_dir(analysis_id)
     crs, transform = grid.crs, grid.affine
-    with state.timed(analysis_id, "change"):
+    with timing.timed(analysis_id, "change"):
         consistent = consistent_maps(inputs)
         classes, uncertainty = consistent["classes"], consistent["uncertainty"]
-        products: list[tuple] = []
+        products: list[ProductFile] = []
         for j, year in enumerate(years):
-            path = write_class_cog(out / f"landcover_{year}.tif", classes[j], crs, transform, colors)
+            path = write_class_cog(
+                out / product_filename("landcover", year), classes[j], crs, transform, colors
+            )
             unc = write_value_cog(
-                out / f"uncertainty_{year}.tif", uncertainty[j].astype(np.float32), crs, transform, np.nan
+                out / product_filename("uncertainty", year),
+                uncertainty[j].astype(np.float32),
+                crs,
+                transform,
+                np.nan,
             )
-            products.append(("uncertainty", unc, "uncertainty", year, 0, {}))
+            products.append(ProductFile("uncertainty", unc, "uncertainty", year))
             counts = np.bincount(classes[j][classes[j] != NODATA_CLASS], minlength=len(names))
-            products.append(
-                (
-                    "landcover",
-                    path,
-                    "classes",
-                    year,
-                    0,
-                    {"pixels": {n: int(counts[i]) for i, n in enumerate(names)}},
-                )
-            )
+            pixels = {"pixels": {n: int(counts[i]) for i, n in enumerate(names)}}
+            products.append(ProductFile("landcover", path, "classes", year, class_stats=pixels))
         state.set_progress(analysis_id, "change", 0.5)
         maps = change_maps(classes, years)
-        products.append(
-            (
-                "change_last_year",
-                write_value_cog(out / "change_last_year.tif", maps.last_change_year, crs, transform, 0),
-                "years",
-                0,
-                0,
-                {},
-            )
+        last = write_value_cog(
+            out / product_filename("change_last_year"), maps.last_change_year, crs, transform, 0
         )
-        products.append(
-            (
-                "change_count",
-                write_value_cog(out / "change_count.tif", maps.change_count, crs, transform, 255),
-                "change_count",
-                0,
-                0,
-                {},
-            )
+        products.append(ProductFile("change_last_year", last, "years"))
+        count = write_value_cog(
+            out / product_filename("change_count"), maps.change_count, crs, transform, 255
         )
+        products.append(ProductFile("change_count", count, "change_count"))
         y0, y1 = change_pair(inputs)
         code = from_to(classes[years.index(y0)], classes[years.index(y1)], len(names))
-        products.append(
-            (
-                "change_from_to",
-                write_value_cog(out / f"change_{y0}_{y1}.tif", code, crs, transform, 0),
-                "from_to",
-                y0,
-                y1,
-                {},
-            )
-        )
-        with transaction.atomic():
-            for kind, path, cmap, year, year_to, stats in products:
-                _product(analysis_id, kind, path, cmap, year, year_to, stats)
-    state.mark_done(analysis_id, "change")
+        pair = write_value_cog(out / product_filename("change", y0, y1), code, crs, transform, 0)
+        products.append(ProductFile("change_from_to", pair, "from_to", y0, y1))
+        _record(analysis_id, products)
+    state.mark_done(analysis_id, Part.CHANGE)
     return True
 
 
 def write_esd_products(analysis_id: int) -> bool:
     """Write the similarity and ESD preview COGs from the lookup windows; True once they are written."""
-    analysis, finished = state.open_part(analysis_id, "esd_products", ESD_PRODUCT_STAGES)
+    analysis, finished = state.open_part(analysis_id, STEPS["analysis.esd_products"])
     if analysis is None:
         return finished
     inputs = AnalysisInputs(analysis)
     grid, years = inputs.grid, inputs.years
     out = analysis_dir(analysis_id)
     crs, transform = grid.crs, grid.affine
-    with state.timed(analysis_id, "esd_products"):
-        products: list[tuple] = []
+    with timing.timed(analysis_id, "esd_products"):
+        products: list[ProductFile] = []
         similarity = mosaic(inputs, "similarity", (len(years) - 1,), np.float32, np.nan)
         for j in range(len(years) - 1):
-            path = write_value_cog(
-                out / f"similarity_{years[j]}_{years[j + 1]}.tif",
-                similarity[j].astype(np.float32),
-                crs,
-                transform,
-                np.nan,
-            )
-            products.append(("similarity", path, "similarity", years[j], years[j + 1], {}))
+            name = product_filename("similarity", years[j], years[j + 1])
+            path = write_value_cog(out / name, similarity[j].astype(np.float32), crs, transform, np.nan)
+            products.append(ProductFile("similarity", path, "similarity", years[j], years[j + 1]))
         del similarity
         preview = mosaic(inputs, "preview", (len(years), 4), np.uint8, 0)
         for j, year in enumerate(years):
-            products.append(
-                (
-                    "esd_preview",
-                    write_rgb_cog(out / f"esd_preview_{year}.tif", preview[j], crs, transform),
-                    "rgb",
-                    year,
-                    0,
-                    {},
-                )
-            )
-        with transaction.atomic():
-            for kind, path, cmap, year, year_to, stats in products:
-                _product(analysis_id, kind, path, cmap, year, year_to, stats)
-    state.mark_done(analysis_id, "esd_products")
+            path = write_rgb_cog(out / product_filename("esd_preview", year), preview[j], crs, transform)
+            products.append(ProductFile("esd_preview", path, "rgb", year))
+        _record(analysis_id, products)
+    state.mark_done(analysis_id, Part.ESD_PRODUCTS)
     return True

@@ -10,23 +10,36 @@ windows may still be looked up; the windows are classified once both are there (
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from ml.atomic import write_bytes_atomic
 from ml.esd.codec import indices_to_codes
 from ml.mapping import NODATA_CLASS, MapperConfig, features, fit_mapper, predict_proba_window
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
-from monitoring.services.pipeline import state
+from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.agreement import write_reference_agreement
-from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.lookup import features_path, labels_path, window_path
-from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz, write_bytes_atomic
-from monitoring.services.pipeline.relabel import RELABEL_STAGES, relabel_path
+from monitoring.services.pipeline.relabel import relabel_path
+from monitoring.services.pipeline.steps import STEP as STEPS
+from monitoring.services.pipeline.steps import Part
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
 
-def classify_dir(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+def classify_dir(inputs: AnalysisInputs) -> Path:
     return cache_dir("classify", inputs.classify_key)
+
+
+def window_output(inputs: AnalysisInputs, index: int) -> Path:
+    """``classes (Y, h, w) uint8`` of one window (255: no data)."""
+    return classify_dir(inputs) / f"w{index:05d}.npz"
+
+
+STEP = STEPS["analysis.classify_prepare"]
 
 
 def mapper_config(inputs: AnalysisInputs) -> MapperConfig:
@@ -49,19 +62,19 @@ def training_set(inputs: AnalysisInputs) -> tuple[np.ndarray, np.ndarray, np.nda
     return features(codes), target, dyn["label_pk"][s], dyn["years"][y]
 
 
-def model_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+def model_path(inputs: AnalysisInputs) -> Path:
     return classify_dir(inputs) / "model.pkl"
 
 
 def classify_prepare(analysis_id: int) -> bool:
     """Train the map classifier and measure its agreement with the labels; True once the model is there."""
-    analysis = state.current(analysis_id, *RELABEL_STAGES)
-    if analysis is None or not state.is_done(analysis_id, "relabel"):
+    analysis = state.current(analysis_id, *STEP.stages)
+    if analysis is None or not all(state.is_done(analysis_id, p) for p in STEP.needs):
         return False
     inputs = AnalysisInputs(analysis)
     folder = classify_dir(inputs)
     if not model_path(inputs).exists():
-        with state.timed(analysis_id, "classify"):
+        with timing.timed(analysis_id, "classify"):
             x, y, _, _ = training_set(inputs)
             if np.unique(y).size < 2:
                 raise ApplicationError(
@@ -70,27 +83,14 @@ def classify_prepare(analysis_id: int) -> bool:
             model = fit_mapper(x, y, mapper_config(inputs))
             write_bytes_atomic(model_path(inputs), pickle.dumps(model))
     else:
-        state.record_timing(analysis_id, "classify", 0.0, reused=True)
-    with state.timed(analysis_id, "classify"):
+        timing.record_timing(analysis_id, "classify", 0.0, reused=True)
+    with timing.timed(analysis_id, "classify"):
         accuracy_dict = write_reference_agreement(inputs, mapper_config(inputs), folder)
     stats = dict(Analysis.objects.get(pk=analysis_id).stats or {})
     stats["accuracy"] = accuracy_dict
     Analysis.objects.filter(pk=analysis_id).update(stats=stats)
-    state.mark_done(analysis_id, "model")
+    state.mark_done(analysis_id, Part.MODEL)
     return True
-
-
-def classify_join(analysis_id: int) -> list[int]:
-    """Start the classify stage once the windows are looked up and the model is trained.
-
-    Called by the last lookup window (after it moved the stage to relabel) and by
-    :func:`classify_prepare` (after its ``model`` marker); returns the windows to classify to the one caller that moved the stage, else [].
-    """
-    analysis = state.current(analysis_id, "relabel")
-    if analysis is None or not state.join(analysis_id, "relabel", ("model",)):
-        return []
-    state.set_progress(analysis_id, "classify", 0.1)
-    return [w.index for w in AnalysisInputs(analysis).grid.windows()]
 
 
 def classify_window(analysis_id: int, index: int) -> bool:
@@ -101,9 +101,9 @@ def classify_window(analysis_id: int, index: int) -> bool:
     state.check_cancel(analysis_id)
     inputs = AnalysisInputs(analysis)
     windows = inputs.grid.windows()
-    out = classify_dir(inputs) / f"w{index:05d}.npz"
+    out = window_output(inputs, index)
     if not out.exists():
-        with state.timed(analysis_id, "classify"):
+        with timing.timed(analysis_id, "classify"):
             model = pickle.loads(model_path(inputs).read_bytes())
             data = load_npz(window_path(inputs, index))
             valid = data["valid"]
@@ -114,14 +114,16 @@ def classify_window(analysis_id: int, index: int) -> bool:
             top = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
             classes = np.where(valid, top, NODATA_CLASS).astype(np.uint8)  # each year on its own
             save_npz(out, classes=classes, probs=probs)
-    done = sum((classify_dir(inputs) / f"w{w.index:05d}.npz").exists() for w in windows)
+    done = sum(window_output(inputs, w.index).exists() for w in windows)
     state.set_progress(analysis_id, "classify", 0.1 + 0.9 * done / len(windows))
     if done < len(windows):
         return False
     return state.advance(analysis_id, "classify")
 
 
-def mosaic(inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype, fill) -> np.ndarray:  # type: ignore[no-untyped-def]
+def mosaic(
+    inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype: npt.DTypeLike, fill: float
+) -> np.ndarray:
     """Assemble one array of every window into the full grid, ``(*shape_tail, H, W)``.
 
     ``classes`` (each year's own most probable class) and ``probs`` (per-class probabilities) come from
@@ -130,11 +132,8 @@ def mosaic(inputs: AnalysisInputs, name: str, shape_tail: tuple[int, ...], dtype
     grid = inputs.grid
     full = np.full((*shape_tail, grid.height, grid.width), fill, dtype=dtype)
     for w in grid.windows():
-        path = (
-            classify_dir(inputs) / f"w{w.index:05d}.npz"
-            if name in ("classes", "probs")
-            else features_path(inputs, w.index)
-        )
+        in_classify = name in ("classes", "probs")
+        path = window_output(inputs, w.index) if in_classify else features_path(inputs, w.index)
         with np.load(path, allow_pickle=False) as data:
             part = data[name]
         full[..., w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] = part

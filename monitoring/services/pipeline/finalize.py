@@ -5,10 +5,10 @@ from __future__ import annotations
 from ml.change import change_statistics, pixel_area_ha
 from monitoring.models import Analysis
 from monitoring.services.exports import write_exports
-from monitoring.services.pipeline import state
-from monitoring.services.pipeline.inputs import AnalysisInputs
-from monitoring.services.pipeline.paths import analysis_dir
+from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.temporal import consistent_maps, temporal_statistics
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import analysis_dir
 
 
 def finalize(analysis_id: int) -> bool:
@@ -18,7 +18,7 @@ def finalize(analysis_id: int) -> bool:
         return False
     inputs = AnalysisInputs(analysis)
     grid = inputs.grid
-    with state.timed(analysis_id, "finalize"):
+    with timing.timed(analysis_id, "finalize"):
         maps = consistent_maps(inputs)
         classes = maps["classes"]
         area = pixel_area_ha(grid.affine, grid.crs, grid.height, grid.width)

@@ -26,9 +26,9 @@ from ml.temporal import (
     make_consistent_grid,
 )
 from monitoring.services.pipeline.classify import mosaic
-from monitoring.services.pipeline.inputs import AnalysisInputs, _hash
-from monitoring.services.pipeline.paths import cache_dir, load_npz, save_npz
 from monitoring.services.pipeline.relabel import relabel_path
+from monitoring.storage.inputs import AnalysisInputs, _hash
+from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
 TEMPORAL_KEYS = frozenset(TemporalConfig.__dataclass_fields__)
 SMOOTHING_KEYS = frozenset(SmoothingConfig.__dataclass_fields__)

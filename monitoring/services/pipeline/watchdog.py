@@ -3,7 +3,7 @@
 An analysis is stalled when it is queued or running, none of its tasks has touched it (``updated_at``:
 every task touches it when it starts and every ``ESD_HEARTBEAT_S`` while it runs) for ``stall_s``
 seconds, and the task queue is empty, so no message that could move it waits behind other work.
-Resuming re-sends what its current stage waits for (:func:`runner.resume`); every task is idempotent,
+Resuming re-sends what its current stage waits for (:func:`resume.resume`); every task is idempotent,
 so resuming an analysis whose message was only late costs checks, not a second computation.
 Celery beat sends ``analysis.watchdog`` every ``ESD_WATCHDOG_EVERY_S`` seconds (``webapp/celery.py``).
 """
@@ -14,10 +14,11 @@ import logging
 import os
 from datetime import timedelta
 
+from celery import current_app
 from django.utils import timezone
 
 from monitoring.models import Analysis
-from monitoring.services.pipeline import runner
+from monitoring.services.pipeline import resume
 
 logger = logging.getLogger(__name__)
 STALL_S = float(os.environ.get("ESD_WATCHDOG_STALL_S", "300"))
@@ -25,8 +26,7 @@ STALL_S = float(os.environ.get("ESD_WATCHDOG_STALL_S", "300"))
 
 def queued_messages() -> int | None:
     """Messages waiting in the default task queue (None when the broker cannot tell)."""
-    from webapp.celery import app
-
+    app = current_app
     try:
         with app.connection_for_read() as conn:
             declared = conn.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
@@ -69,7 +69,7 @@ def resume_stalled(stall_s: float = STALL_S) -> list[int]:
         )
         if not touched:  # a task touched it since the query, or another watchdog got there first
             continue
-        tasks = runner.resume(analysis.pk)
+        tasks = resume.resume(analysis.pk)
         logger.warning(
             "watchdog: analysis %s (%s, %s%%) made no progress for %.0f s: re-enqueued %s",
             analysis.pk,

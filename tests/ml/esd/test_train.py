@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.esd.train import TrainConfig, phenology_targets, samples_training_set, train_model
+from ml.esd.datasets import samples_training_set
+from ml.esd.train import TrainConfig, phenology_targets, train_model
 from ml.samples import load_samples, location_holdout
 
 BANDS = ("blue", "red", "nir", "mir")

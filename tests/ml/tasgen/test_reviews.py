@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from ml.errors import TasGenError
+from ml.eval.protocols import ProtocolCase
+from ml.eval.simulated_review import simulate_reviews
 from ml.samples import SampleSet
 from ml.tasgen import UNKNOWN
 from ml.tasgen.pipeline import apply_tasgen, fit_tasgen, refit_with_reviews
-from ml.tasgen.protocols import ProtocolCase
 from ml.tasgen.series import SampleSeries
-from ml.tasgen.simulated_review import simulate_reviews
 
 from .conftest import SMALL, one_year_series
 

@@ -22,7 +22,7 @@ from ml.tasgen.relabel import year_features
 from ml.tasgen.review import review_order
 
 if TYPE_CHECKING:
-    from ml.tasgen.protocols import ProtocolCase
+    from ml.eval.cases import ProtocolCase
 
 BATCH: Final[int] = 10  # answers per refit
 QUERIES: Final[tuple[str, ...]] = ("uncertainty", "random")
@@ -39,10 +39,10 @@ def simulate_reviews(
     """Metrics of the case after each budget of reviews (one dict per budget, ascending).
 
     ``models`` maps fold -> the TasGen model fitted on the *other* fold (static labels only), as in
-    :func:`ml.tasgen.protocols.evaluate_case`. Raises :class:`TasGenError` on an unknown ``query`` or
+    :func:`ml.eval.protocols.evaluate_case`. Raises :class:`TasGenError` on an unknown ``query`` or
     a negative budget.
     """
-    from ml.tasgen.protocols import Prediction, score
+    from ml.eval.cases import Prediction, score
 
     if query not in QUERIES:
         raise TasGenError(f"query must be one of {list(QUERIES)}, got {query!r}")

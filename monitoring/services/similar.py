@@ -1,5 +1,7 @@
 """Similar pixels: the AOI's pixels ranked by cosine similarity of their embedding to one clicked pixel.
 
+A service, not a selector: the first ask of a pixel and year computes the answer and writes it.
+
 Embeddings come from the analysis' cached lookup windows (``MEDIA_ROOT/cache/lookup/<key>/w*.npz``, the
 FSQ indices of every AOI pixel-year on the analysis grid); a window whose file is gone is read from the
 store again. The similarity raster is kept as a small float32 COG (NaN = no data or outside the AOI)
@@ -20,15 +22,17 @@ import numpy as np
 from affine import Affine
 from rasterio.warp import transform as warp_transform
 
+from ml.atomic import write_bytes_atomic
+from ml.cog import write_value_cog
 from ml.errors import MLError
 from ml.esd.codec import indices_to_codes
-from ml.maps import write_value_cog
+from ml.grid import Grid, Window
+from ml.sampling import paste_window
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
-from monitoring.services.pipeline.grid import Grid, Window
-from monitoring.services.pipeline.inputs import AnalysisInputs
 from monitoring.services.pipeline.lookup import window_path
-from monitoring.services.pipeline.paths import analysis_dir, load_npz, write_bytes_atomic
+from monitoring.storage.inputs import AnalysisInputs
+from monitoring.storage.paths import analysis_dir, load_npz
 
 MAX_PIXELS: Final[int] = 20_000  # pixels listed in the answer (the most similar first)
 MAX_GRID_PX: Final[int] = 4_000_000  # larger AOI grids are refused: the request would take too long
@@ -70,27 +74,19 @@ def _year_indices(inputs: AnalysisInputs, w: Window, year_pos: int) -> tuple[np.
         data = load_npz(path)
         return data["indices"][year_pos], data["valid"][year_pos]
     grid = inputs.grid
-    indices = np.zeros((12, w.height, w.width), dtype=np.uint16)
-    valid = np.zeros((w.height, w.width), dtype=bool)
+    indices = np.zeros((1, 12, w.height, w.width), dtype=np.uint16)
+    valid = np.zeros((1, w.height, w.width), dtype=bool)
     mask = grid.aoi_mask(inputs.aoi_geometry, w)
     if not mask.any():
-        return indices, valid
+        return indices[0], valid[0]
     try:
         res = inputs.store.read_window(
             grid.window_bbox(w), grid.crs, [inputs.years[year_pos]], grid.resolution
         )
     except MLError:
-        return indices, valid
-    wt = grid.window_transform(w)
-    dc = int(round((res.transform.c - wt.c) / wt.a))
-    dr = int(round((res.transform.f - wt.f) / wt.e))
-    h, wd = res.valid.shape[1:]
-    r0, c0 = max(0, dr), max(0, dc)
-    r1, c1 = min(w.height, dr + h), min(w.width, dc + wd)
-    if r1 > r0 and c1 > c0:
-        indices[:, r0:r1, c0:c1] = res.indices[0, :, r0 - dr : r1 - dr, c0 - dc : c1 - dc]
-        valid[r0:r1, c0:c1] = res.valid[0, r0 - dr : r1 - dr, c0 - dc : c1 - dc]
-    return indices, valid & mask
+        return indices[0], valid[0]
+    paste_window(res.indices, res.valid, res.transform, grid, w, indices, valid)
+    return indices[0], valid[0] & mask
 
 
 def _pixel_of(grid: Grid, lon: float, lat: float) -> tuple[int, int]:

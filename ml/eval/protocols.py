@@ -34,13 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from ml.errors import TasGenError
-from ml.samples import SampleSet
-from ml.tasgen.baselines import (
+from ml.eval.baselines import (
     class_mean_vectors,
     cosine_changed,
     cosine_similarities,
@@ -48,26 +46,11 @@ from ml.tasgen.baselines import (
     isolation_forest_changed,
     reference_class_cosine,
 )
+from ml.eval.cases import Prediction, ProtocolCase, prf, score
+from ml.samples import SampleSet
 from ml.tasgen.pipeline import TasGenConfig, TasGenModel, apply_tasgen, fit_tasgen
 from ml.tasgen.relabel import fit_relabeler, logistic_classifier, relabel_flagged, year_features
 from ml.tasgen.series import MONTHS, SampleSeries, monthly_means
-
-
-@dataclass(frozen=True)
-class ProtocolCase:
-    """A protocol's input for TasGen plus the truth used for scoring."""
-
-    series: SampleSeries  # static labels as the protocol assigns them
-    truth: np.ndarray  # (N, Y) str true class per sample-year ("" where no data)
-    fold: np.ndarray  # (N,) int 0/1 location fold; no location is in both folds
-    switch_year: np.ndarray  # (N,) int year the class switches (0 for unchanged samples)
-    scored: np.ndarray | None = None  # (N, Y) bool sample-years scored (None: every valid one); real-label
-    # protocols score only the location-years with a label other than the static one
-
-    @property
-    def scored_mask(self) -> np.ndarray:
-        """(N, Y) bool: the sample-years the metrics count."""
-        return self.series.valid if self.scored is None else self.scored & self.series.valid
 
 
 def _location_folds(samples: SampleSet, rng: np.random.Generator) -> np.ndarray:
@@ -209,70 +192,6 @@ def splice_case(
     return ProtocolCase(series, truth.astype(str), fold, switch)
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """A method's output on a case, in the case's sample order."""
-
-    klass: np.ndarray  # (N, Y) str
-    changed: np.ndarray  # (N, Y) bool
-
-
-def change_year_events(
-    klass: np.ndarray, valid: np.ndarray, static: np.ndarray, ref: np.ndarray
-) -> set[tuple[int, int]]:
-    """(sample, year index) pairs where the class departs from the static class after the reference."""
-    events: set[tuple[int, int]] = set()
-    for i in range(len(klass)):
-        prev = static[i]
-        for j in range(ref[i] + 1, klass.shape[1]):
-            if not valid[i, j]:
-                continue
-            if klass[i, j] != prev:
-                events.add((i, j))
-            prev = klass[i, j]
-    return events
-
-
-def _prf(tp: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_true if n_true else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
-
-
-def score(case: ProtocolCase, pred: Prediction) -> dict[str, float]:
-    """Metrics over the scored sample-years (``case.scored_mask``; all valid ones by default).
-
-    ``relabel_oa`` and ``kappa`` (class vs truth; an ``unknown`` class is never right), change
-    precision, recall and F1 (a positive is a sample-year whose true class differs from the static
-    class; a flag is a predicted class that differs, ``unknown`` included), ``false_change_rate``
-    (flagged among the truly unchanged scored years), ``evaluated_sample_years``, and
-    ``change_year_f1``: (sample, year) events where the class sequence departs after the reference
-    year, predicted vs true (exact year).
-    """
-    s = case.series
-    v = case.scored_mask
-    t, k = case.truth[v], pred.klass[v]
-    true_change = (case.truth != s.static_class[:, None]) & v
-    pred_change = pred.changed & v
-    p, r, f = _prf(int((true_change & pred_change).sum()), int(pred_change.sum()), int(true_change.sum()))
-    ev_t = change_year_events(case.truth, v, s.static_class, s.reference_index)
-    ev_p = change_year_events(pred.klass, v, s.static_class, s.reference_index)
-    _, _, fy = _prf(len(ev_t & ev_p), len(ev_p), len(ev_t))
-    kappa = float(cohen_kappa_score(t, k)) if len(np.unique(np.concatenate([t, k]))) > 1 else 0.0
-    stable = v & ~true_change
-    return {
-        "relabel_oa": float(np.mean(t == k)) if len(t) else 0.0,
-        "kappa": kappa,
-        "change_precision": p,
-        "change_recall": r,
-        "change_f1": f,
-        "change_year_f1": fy,
-        "false_change_rate": float((pred_change & stable).sum() / max(int(stable.sum()), 1)),
-        "evaluated_sample_years": float(v.sum()),
-    }
-
-
 METRIC_KEYS: tuple[str, ...] = (
     "relabel_oa",
     "kappa",
@@ -330,7 +249,7 @@ def _best_threshold(case_train: ProtocolCase, sim: np.ndarray, ref_sim: np.ndarr
     best, best_f = COSINE_DEMO_THRESHOLD, -1.0
     for thr in np.round(np.arange(-1.0, 1.0001, 0.02), 2):
         pred = cosine_changed(s, sim, ref_sim, float(thr)) & s.valid
-        _, _, f = _prf(int((pred & true).sum()), int(pred.sum()), int(true.sum()))
+        _, _, f = prf(int((pred & true).sum()), int(pred.sum()), int(true.sum()))
         if f > best_f:
             best, best_f = float(thr), f
     return best
@@ -516,7 +435,7 @@ def protocol_case(
     cube: Path | None = None,
 ) -> ProtocolCase:
     """The case of ``protocol`` for ``seed`` (``samples`` needed by all but ``dtwsat``; ``cube`` by it)."""
-    from ml.tasgen.real_cases import dtwsat_case, stable_case
+    from ml.eval.real_cases import dtwsat_case, stable_case
 
     if protocol not in PROTOCOLS:
         raise TasGenError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
@@ -544,7 +463,7 @@ def evaluate_protocol(
     """Run ``protocol`` (one of :data:`PROTOCOLS`) over ``seeds``; mean and std of every metric.
 
     With ``reviews`` (budgets, e.g. ``[0, 10, 20, 50]``), the simulated reviewer
-    (``ml.tasgen.simulated_review``) runs on the same fold models: ``curve`` (``query``) and
+    (``ml.eval.simulated_review``) runs on the same fold models: ``curve`` (``query``) and
     ``curve_random`` list, per budget, the mean over seeds of ``relabel_oa``, ``kappa`` and the change
     precision / recall / F1 after that many answered sample-years.
 
@@ -555,7 +474,7 @@ def evaluate_protocol(
     features), then TasGen's ``change_year_f1`` and ``std`` (of every metric over the seeds), then run
     details.
     """
-    from ml.tasgen.simulated_review import simulate_reviews
+    from ml.eval.simulated_review import simulate_reviews
 
     per_method: dict[str, list[dict[str, float]]] = {}
     curves: dict[str, list[list[dict[str, float]]]] = {"curve": [], "curve_random": []}

@@ -27,8 +27,8 @@ import numpy as np
 from ml.errors import TasGenError
 from ml.esd.composite import composite_monthly
 from ml.esd.rasters import read_dated_folder, shared_data_dir
+from ml.eval.cases import ProtocolCase
 from ml.samples import SampleSet
-from ml.tasgen.protocols import ProtocolCase
 from ml.tasgen.series import MONTHS, SampleSeries, monthly_means
 
 DTWSAT_BANDS: tuple[str, ...] = ("ndvi", "evi", "red", "nir", "mir", "blue")

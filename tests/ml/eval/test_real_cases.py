@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from ml.eval.protocols import Prediction, score, static_year_classifier
+from ml.eval.real_cases import default_dtwsat_cube, dtwsat_case, stable_case
 from ml.samples import load_samples
 from ml.tasgen.__main__ import main
-from ml.tasgen.protocols import Prediction, score, static_year_classifier
-from ml.tasgen.real_cases import default_dtwsat_cube, dtwsat_case, stable_case
-
-from .conftest import CERRADO_MY, MT9
+from tests.ml.tasgen.conftest import CERRADO_MY, MT9
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from ml.errors import TasGenError
+from ml.eval.protocols import Prediction, ProtocolCase, prodes_case, score, splice_case, supervised_truth
 from ml.samples import load_samples
 from ml.tasgen.__main__ import main
-from ml.tasgen.protocols import Prediction, ProtocolCase, prodes_case, score, splice_case, supervised_truth
-
-from .conftest import CERRADO_MY, MT9, PRODES
+from tests.ml.tasgen.conftest import CERRADO_MY, MT9, PRODES
 
 
 def test_prodes_case_assigns_static_labels_as_the_protocol_says() -> None:

@@ -14,12 +14,14 @@ from functools import cached_property
 from shapely import wkb
 from shapely.geometry.base import BaseGeometry
 
+from ml.errors import GridError
 from ml.esd.store import EsdStore
 from ml.esd.tiles import EsdTileInfo
+from ml.grid import Grid, grid_for_aoi
+from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, EsdTile, Label
 from monitoring.selectors.esd_catalog import esd_tile_info, esd_tiles_for_area
-from monitoring.services.pipeline.grid import Grid, grid_for_aoi
-from monitoring.services.pipeline.paths import work_dir
+from monitoring.storage.paths import work_dir
 
 PIPELINE_VERSION = "4"  # bump when a stage's output format or method changes
 
@@ -63,7 +65,10 @@ class AnalysisInputs:
         path = work_dir(self.analysis.pk, "lookup") / "grid.json"
         if path.exists():
             return Grid.from_json(path.read_text())
-        grid = grid_for_aoi(self.aoi_geometry, self.tiles)
+        try:
+            grid = grid_for_aoi(self.aoi_geometry, self.tiles)
+        except GridError as exc:
+            raise ApplicationError(str(exc)) from exc
         grid.save(path)
         return grid
 

@@ -1,4 +1,4 @@
-"""Land-cover classification from ESD embeddings vs raw monthly reflectance: ``python -m ml.landcover``.
+"""Land-cover classification from ESD embeddings vs raw monthly reflectance: ``python -m ml.eval.landcover``.
 
 ``evaluate`` trains one classifier (random forest or MLP) on the train file and scores the test file,
 with either the 72-dim ESD codes of the shipped encoder (``esd``) or the monthly composites the
@@ -144,7 +144,7 @@ def split_file(path: str | Path, test_fraction: float, seed: int, out_dir: str |
 
 def main(argv: list[str] | None = None) -> None:
     """CLI: ``evaluate`` (prints JSON metrics) and ``split`` (writes held-out train/test files)."""
-    p = argparse.ArgumentParser(prog="python -m ml.landcover", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m ml.eval.landcover", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("evaluate", help="classify test samples from ESD or raw features")
     e.add_argument("--train", required=True, help="training sample .npz")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.errors import SamplesError
-from ml.landcover import evaluate, few_shot, main, sample_features
+from ml.eval.landcover import evaluate, few_shot, main, sample_features
 from ml.samples import load_samples, split_by_location_hash
 
 MT = "samples/matogrosso_modis_9classes.npz"
