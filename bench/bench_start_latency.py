@@ -240,7 +240,7 @@ def main() -> None:
     report = run(args.cycles)
     print(json.dumps(report, indent=1))
     if not args.no_record:
-        from bench.results import Figure, record, this_command
+        from bench.results import Figure, record
 
         record(
             Figure(
@@ -249,7 +249,7 @@ def main() -> None:
                 unit="ms",
                 goal=f"<= {P95_GOAL_MS:.0f}",
                 title="Start an analysis on SpatiaLite while a worker writes (p95 of 100 start/cancel cycles)",
-                command=this_command(),
+                command=f"python -m bench.bench_start_latency --cycles {args.cycles}",
                 section="faults_security_load",
                 details=report,
             )
