@@ -93,6 +93,7 @@ def main() -> None:
                 {
                     "round": k + 1,
                     "answers": queue["counts"]["reviewed"] + len(queue["results"]),
+                    "queue_counts": queue["counts"],
                     "wall_s": round(wall, 2),
                     "stage_s": body["timings"],
                 }

@@ -191,7 +191,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     )
     after = wait_tiles_loaded(page, "product-tiles")
     assert after.isdisjoint(before)
-    assert page.locator("#legend .item").count() == 4  # the four MT classes
+    assert page.locator("#legend .item").count() == 5  # the four MT classes and the open-set "unknown"
     assert page.locator("#area-chart svg rect").count() > 7
     assert "agreement with your labels" in page.inner_text("#accuracy")
     page.check("#show-samples")  # dynamic samples of 2012, changed ones ringed
