@@ -5,6 +5,7 @@
   "use strict";
   const data = JSON.parse(document.getElementById("export-data").textContent);
   const $ = (id) => document.getElementById(id);
+  const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const colors = Object.fromEntries(data.classes.map((c) => [c.name, c.color]));
 
   const map = L.map("map", { zoomControl: true, attributionControl: true });
@@ -18,9 +19,9 @@
   for (const l of data.landcover) {
     landcover[l.year] = L.imageOverlay(l.url, l.bounds, { opacity: 0.8, className: "landcover-overlay", alt: `Land cover ${l.year}` });
   }
+  const maps = data.maps.map((m) => L.imageOverlay(m.url, m.bounds, { opacity: 0.8, className: "change-overlay", alt: m.name }));
   const aoi = L.geoJSON(data.aoi, { style: { color: "#222222", weight: 2, fill: false } });
 
-  const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   function popup(p) {
     const rows = Object.entries(p).map(([k, v]) => `<tr><th>${esc(k.replace(/_/g, " "))}</th><td>${esc(v)}</td></tr>`);
     return `<table>${rows.join("")}</table>`;
@@ -53,21 +54,32 @@
     const year = data.years[Number($("export-year").value)];
     const opacity = Number($("export-opacity").value) / 100;
     $("export-year-value").textContent = String(year);
-    $("landcover-name").textContent = `Land cover ${year}`;
     $("samples-name").textContent = `Dynamic samples ${year}`;
     for (const layer of shown) map.removeLayer(layer);
     shown = [];
     if ($("show-osm").checked) shown.push(osm);
-    if ($("show-landcover").checked && landcover[year]) {
+    const choice = $("export-layer").value;
+    const change = choice === "landcover" ? null : Number(choice);
+    if ($("show-landcover").checked && change === null && landcover[year]) {
       landcover[year].setOpacity(opacity);
       shown.push(landcover[year]);
     }
+    if ($("show-landcover").checked && change !== null) {
+      maps[change].setOpacity(opacity);
+      shown.push(maps[change]);
+    }
+    $("landcover-name").textContent = change === null ? `Land cover ${year}` : data.maps[change].name;
+    $("export-legend").hidden = change !== null;
+    const legend = $("export-map-legend");
+    legend.hidden = change === null;
+    legend.innerHTML = change === null ? "" : data.maps[change].legend.map((i) =>
+      `<div class="legend-item"><span class="swatch" style="background:${esc(i.color)}"></span>${esc(i.name)}</div>`).join("");
     if ($("show-aoi").checked) shown.push(aoi);
     if ($("show-samples").checked && samples[year]) shown.push(samples[year]);
     for (const layer of shown) layer.addTo(map);
     document.body.dataset.year = String(year);
   }
-  for (const id of ["export-year", "export-opacity", "show-landcover", "show-samples", "show-aoi", "show-osm"]) {
+  for (const id of ["export-year", "export-opacity", "export-layer", "show-landcover", "show-samples", "show-aoi", "show-osm"]) {
     $(id).addEventListener("input", update);
   }
   update();

@@ -141,6 +141,26 @@ def test_accuracy_panel_and_offline_html_export(
     assert offline.locator("path.sample-marker").count() == sum(
         f["properties"]["year"] == 2007 for f in samples
     )
+    # a change map instead of the land cover, with its own legend
+    offline.select_option("#export-layer", label="Year of last change")
+    offline.wait_for_function(
+        "() => { const i = document.querySelector('img.change-overlay');"
+        " return i && i.complete && i.naturalWidth > 0 && i.alt === 'Year of last change'; }"
+    )
+    assert offline.locator("img.landcover-overlay").count() == 0
+    legend = offline.inner_text("#export-map-legend")
+    assert "last change in" in legend and offline.is_hidden("#export-legend")
+    from_to = offline.eval_on_selector(
+        "#export-layer", "s => [...s.options].find(o => o.text.startsWith('From → to')).value"
+    )
+    offline.select_option("#export-layer", from_to)
+    offline.wait_for_function(
+        "() => document.querySelector('img.change-overlay').alt.startsWith('From → to')"
+    )
+    assert "→" in offline.inner_text("#export-map-legend")
+    offline.screenshot(path=str(tmp_path / "html_export_change.png"))
+    offline.select_option("#export-layer", "landcover")
+    offline.wait_for_selector("img.landcover-overlay")
     offline.click("path.sample-marker >> nth=0", force=True)
     offline.wait_for_selector(".leaflet-popup-content table")
     assert blocked == [] and all(u.startswith(("file:", "data:")) for u in requested), (blocked, requested)
