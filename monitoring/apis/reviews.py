@@ -13,7 +13,7 @@ from ml.review import REASONS
 from monitoring.apis import filters
 from monitoring.apis.analyses import AnalysisOutputSerializer
 from monitoring.selectors.objects import analysis_get, analysis_get_bare, labelset_get
-from monitoring.selectors.reviews import STATUSES, review_queue
+from monitoring.selectors.reviews import STATUSES, review_counts, review_queue
 from monitoring.services.reviews import (
     MAX_CLASS_NAME,
     analysis_apply_reviews,
@@ -133,7 +133,7 @@ class AnalysisReviewSaveApi(APIView):
         saved = samples_review(
             analysis=analysis, sample_ids=v["samples"], klass=v["klass"], reviewer=request.user
         )
-        counts = review_queue(analysis=analysis).counts
+        counts = review_counts(analysis=analysis)
         return Response(ReviewSavedOutputSerializer({"saved": len(saved), "counts": counts}).data)
 
 

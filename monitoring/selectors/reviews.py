@@ -71,9 +71,7 @@ def review_queue(*, analysis: Analysis, status: str = "all", reason: str = "") -
         answer = str((s.label.corrected_class or {}).get(str(s.year), ""))
         review = next((r for r in s.label.reviews.all() if r.year == s.year), None)
         items.append(QueueItem(s, answer, review.action if review is not None and answer else ""))
-    reviewed = sum(bool(i.answer) for i in items)
-    counts = {"total": len(items), "reviewed": reviewed, "unreviewed": len(items) - reviewed}
-    counts.update({r: sum(i.sample.review_reason == r for i in items) for r in REASONS})
+    counts = _counts([(i.sample.review_reason, bool(i.answer)) for i in items])
     if status == "reviewed":
         items = [i for i in items if i.answer]
     elif status == "unreviewed":
@@ -81,3 +79,22 @@ def review_queue(*, analysis: Analysis, status: str = "all", reason: str = "") -
     if reason:
         items = [i for i in items if i.sample.review_reason == reason]
     return ReviewQueue(items=items, counts=counts)
+
+
+def review_counts(*, analysis: Analysis) -> dict[str, int]:
+    """The counts of :func:`review_queue` without ordering it (one light query): what a page shows
+    after each answer."""
+    rows = (
+        DynamicSample.objects.filter(analysis=analysis)
+        .exclude(review_reason="")
+        .values_list("review_reason", "year", "label__corrected_class")
+    )
+    return _counts([(reason, str(year) in (answers or {})) for reason, year, answers in rows])
+
+
+def _counts(items: list[tuple[str, bool]]) -> dict[str, int]:
+    """``total``, ``reviewed``, ``unreviewed`` and one count per reason of ``(reason, answered)`` items."""
+    reviewed = sum(answered for _, answered in items)
+    counts = {"total": len(items), "reviewed": reviewed, "unreviewed": len(items) - reviewed}
+    counts.update({r: sum(reason == r for reason, _ in items) for r in REASONS})
+    return counts

@@ -103,6 +103,7 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     assert Review.objects.get(label_id=corrected["label"], year=corrected["year"]).action == "correct"
     assert Label.objects.get(pk=corrected["label"]).corrected_class[str(corrected["year"])] == "Soybean-maize"
     body = queue(api, pk)
+    assert saved.json()["counts"] == body["counts"]  # the light count after an answer = the queue's
     assert body["counts"]["reviewed"] == 2 and body["counts"]["unreviewed"] == body["counts"]["total"] - 2
     assert [i["id"] for i in body["results"]] == [i["id"] for i in items]  # answered items keep their place
     reviewed = queue(api, pk, status="reviewed")["results"]
