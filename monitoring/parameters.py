@@ -141,6 +141,7 @@ class TasGenParametersSerializer(StrictSerializer):
         T,
         "a year changes only below this times the reference year's probability",
     )
+    review_weight = _int("review_weight", 1, 100, T, "a reviewed year counts as this many training years")
 
     def validate_crossfit_folds(self, value: int) -> int:
         if value == 1:

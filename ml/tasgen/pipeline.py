@@ -102,6 +102,7 @@ class TasGenConfig:
         12.0  # open-set rule: k-NN novelty (robust sigmas) above this under every class
     )
     novelty_k: int = 5  # neighbours of the open-set novelty
+    review_weight: int = 1  # refit_with_reviews: a reviewed year counts as this many training years
     reference_ratio: float = 0.5  # a non-reference year changes only when stage 2 gives its static class
     # less than this times what it gives the sample's own reference year (0 = off): a location that
     # looks atypical for its class in the year its label is true in is not "changed" in the others
@@ -608,9 +609,12 @@ def refit_with_reviews(
     r_labels = np.array([lookup[a] for a in answers], dtype=np.int64)
     digests = set(row_digests(r_feats))
     keep = np.array([d not in digests for d in row_digests(model.stage2_features)], dtype=bool)
-    feats = np.concatenate([model.stage2_features[keep], r_feats])
-    labels = np.concatenate([model.stage2_labels[keep], r_labels])
-    reviewed = np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(len(r_labels), dtype=bool)])
+    reps = max(1, int(cfg.review_weight))  # an answer counts as this many training years
+    feats = np.concatenate([model.stage2_features[keep], np.repeat(r_feats, reps, axis=0)])
+    labels = np.concatenate([model.stage2_labels[keep], np.repeat(r_labels, reps)])
+    reviewed = np.concatenate(
+        [np.zeros(int(keep.sum()), dtype=bool), np.ones(reps * len(r_labels), dtype=bool)]
+    )
 
     def fit(rows: np.ndarray) -> Relabeler:
         return fit_relabeler(
@@ -638,7 +642,10 @@ def refit_with_reviews(
         rows = rows & ~drop
         fitted = fit(rows)
     feats, labels = feats[rows], labels[rows]
-    kept = set(row_digests(feats)) - digests  # training years still labelled as before
+    row_keys = row_digests(feats)
+    first = sorted({d: i for i, d in reversed(list(enumerate(row_keys)))}.values())  # one copy per year
+    feats, labels = feats[first], labels[first]
+    kept = {row_keys[i] for i in first} - digests  # training years still labelled as before
     crossfit = {d: p for d, p in model.relabeler.crossfit.items() if d in kept}
     crossfit = {d: np.pad(p, (0, len(all_classes) - len(p))) for d, p in crossfit.items()}
     relabeler = Relabeler(model=fitted.model, n_classes=len(all_classes), crossfit=crossfit)
