@@ -10,7 +10,7 @@ EPSG:32613) encoded by the shipped ESDNet, repeated 6 x 6 with mirror flips to 3
 from k-means (4 clusters) of their 2010 embedding: realistic sizes and shapes for timing, not a
 land-cover truth. Usage::
 
-    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_analysis.py
+    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python -m bench.bench_analysis
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.test")
 DB_NAME = os.environ.get("ESD_BENCH_DB", "esd_bench")
 os.environ["DATABASE_URL"] = f"postgis://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -171,8 +169,8 @@ def demo_scores(analysis) -> dict:  # type: ignore[no-untyped-def]
     from ml.eval.dynamic_eval import score_dynamic
     from monitoring.models import DynamicSample
     from monitoring.storage.paths import analysis_dir
-    from tests.conftest import SHARED_DATA
-    from tests.monitoring.mato_grosso import loc_key, mt_points, score_maps
+    from testkit import SHARED_DATA
+    from testkit.mato_grosso import loc_key, mt_points, score_maps
 
     frame = mt_points(SHARED_DATA)
     static = {r.loc: r.group for r in frame[frame["year"] == 2012].itertuples()}
@@ -203,8 +201,9 @@ def main() -> None:
     from django.core.management import call_command
 
     from ml.esd.encode import encode_demo
-    from tests.conftest import SHARED_DATA, start_worker, stop_worker
-    from tests.monitoring.mato_grosso import static_labels_csv
+    from testkit import SHARED_DATA
+    from testkit.mato_grosso import static_labels_csv
+    from testkit.workers import start_worker, stop_worker
     from webapp.celery import app
 
     call_command("migrate", verbosity=0)

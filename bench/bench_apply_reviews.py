@@ -7,7 +7,7 @@ apply call to the new analysis being ``done`` with its land-cover maps (what the
 Each round has new answers, so its relabeling is never a cache hit; the lookups and the TasGen fit
 are (that is the point). Usage::
 
-    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_apply_reviews.py
+    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python -m bench.bench_apply_reviews
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 from bench import bench_analysis as base  # noqa: E402  (sets the database, queue and media folder)
 
 
@@ -49,8 +47,9 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from ml.esd.encode import encode_demo
-    from tests.conftest import SHARED_DATA, start_worker, stop_worker
-    from tests.monitoring.mato_grosso import static_labels_csv
+    from testkit import SHARED_DATA
+    from testkit.mato_grosso import static_labels_csv
+    from testkit.workers import start_worker, stop_worker
     from webapp.celery import app
 
     call_command("migrate", verbosity=0)

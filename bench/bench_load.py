@@ -11,7 +11,7 @@ URLs renders every tile; ``tiles`` (``--seconds``, the goal figure) then browses
 hits as for users panning over maps already drawn once; ``tiles_uncached`` (``--uncached-seconds``)
 runs on a server with the cache off (``ESD_TILE_CACHE=none``: every request reads the COG and renders).
 
-Run: ``.venv/bin/python bench/bench_load.py [--seconds 60] [--workers 4]``; prints JSON (and writes
+Run: ``.venv/bin/python -m bench.bench_load [--seconds 60] [--workers 4]``; prints JSON (and writes
 ``var/bench/load.json``).
 """
 
@@ -33,9 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):  # run as a script: make the repo importable
-    sys.path.insert(0, str(REPO))
-
 PY = (
     str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 )
@@ -254,7 +251,7 @@ print(json.dumps({{"status": a.status, "error": a.error_message, "timings": a.ti
 
 
 def mt_labels_csv(path: Path) -> Path:
-    from tests.monitoring.mato_grosso import static_labels_csv
+    from testkit.mato_grosso import static_labels_csv
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(static_labels_csv(SHARED))
@@ -322,7 +319,7 @@ def run_wrk(
 
 def tile_paths(products: list[dict], bbox: tuple[float, float, float, float], zooms: range) -> list[str]:
     """Tile URLs of every product over the AOI at each zoom (Web Mercator XYZ)."""
-    from tests.security.world import tile_of
+    from testkit.tiles import tile_of
 
     w, s, e, n = bbox
     paths = []
@@ -410,7 +407,7 @@ def main(argv: list[str] | None = None) -> dict:
         "api_urls": api_paths,
         "tile_urls": f"{len(tiles)} tiles of {len(landcover)} products at z12-15 over the demo AOI",
         "machine": f"{platform.node()}: {os.cpu_count()} CPUs (2-core CPU dev machine, shared)",
-        "command": "python bench/bench_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m bench.bench_load " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "load.json").write_text(json.dumps(results, indent=1))

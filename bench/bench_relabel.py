@@ -10,7 +10,7 @@ its JSON under ``bench/results/relabel_raw/<case>.json`` and records the figures
   uncertainty minus random F1 at 20;
 - ``stable_cerrado`` / ``stable_mt9`` (3 seeds): false change rate.
 
-Run: ``python bench/bench_relabel.py --case dtwsat`` (CPU heavy: run niced, one at a time, with
+Run: ``python -m bench.bench_relabel --case dtwsat`` (CPU heavy: run niced, one at a time, with
 ``OMP_NUM_THREADS=1``). ``--first-seed 100`` runs development seeds instead (not recorded).
 """
 
@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from bench.results import RESULTS_DIR, Figure, record  # noqa: E402
 

@@ -11,14 +11,14 @@ cache in a fresh database; the wall time is ``finished_at - created_at`` of the 
 client that has the task modules loaded (as the web server has). The workers' logs give each task's
 start and end (``timeline``) and the busy share of the worker processes (``busy``).
 
-HTTP: the same folder behind a local HTTP server with range requests (``tests/ml/esd/range_server.py``;
+HTTP: the same folder behind a local HTTP server with range requests (``testkit/range_server.py``;
 GDAL reads it with /vsicurl/), indexed from its ``catalog.json``.
 
 Each 2-worker run is compared with the 1-worker run of the same store just before it: ``speedup``
 (wall) and ``classify_windows_speedup`` (first classify window start to last end); ``task_s`` is the
 summed task time (a 2-worker run well above its 1-worker run shared the cores with something else).
 
-Run: ``.venv/bin/python bench/bench_scale.py [--km 20] [--epochs 30] [--runs disk:1,disk:2,http:1,http:2]``
+Run: ``.venv/bin/python -m bench.bench_scale [--km 20] [--epochs 30] [--runs disk:1,disk:2,http:1,http:2]``
 (``store:workers[xconcurrency]``); prints JSON and writes ``var/bench/scale.json`` (figures in
 ``docs/benchmarks/scale_out.md``).
 """
@@ -39,9 +39,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):  # run as a script: make the repo importable
-    sys.path.insert(0, str(REPO))
-
 from bench.bench_load import (  # noqa: E402
     OUT,
     Site,
@@ -198,8 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         n_workers, _, conc = n.partition("x")
         row = {"store": store, "workers": int(n_workers), "concurrency": int(conc or 1)}
         if store == "http":
-            sys.path.insert(0, str(REPO))
-            from tests.ml.esd.range_server import serve_folder
+            from testkit.range_server import serve_folder
 
             with serve_folder(folder) as server:
                 result = run_once(
@@ -240,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": args.epochs,
         "runs": runs,
         "machine": f"{platform.node()}: {os.cpu_count()} CPUs (2-core CPU dev machine, shared)",
-        "command": "python bench/bench_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m bench.bench_scale " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "scale.json").write_text(json.dumps(report, indent=1))

@@ -9,7 +9,7 @@ so pixels of a field differ like real ones. The raw store keeps the float32 valu
 standardized values (``ml.esd.codec.quantize``; no trained encoder is used) in the official 13-band
 uint16 layout. Tiles are 512 x 512 px and the window (334 x 334 px) sits off the block grid inside them.
 
-Run: ``.venv/bin/python -m bench.bench_store`` (or ``python bench/bench_store.py``); prints JSON.
+Run: ``.venv/bin/python -m bench.bench_store`` (or ``python -m bench.bench_store``); prints JSON.
 """
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-if __package__ in (None, ""):  # run as a script: make the repo importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import rasterio
 import rasterio.warp
 from affine import Affine
@@ -252,7 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     http: dict[str, Any] = {}
     if args.http:
         from ml.esd.store import write_catalog
-        from tests.ml.esd.range_server import serve_folder
+        from testkit.range_server import serve_folder
 
         write_catalog(esd_dir)
         with serve_folder(esd_dir) as server:

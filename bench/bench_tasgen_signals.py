@@ -20,7 +20,7 @@ Deforestation rows, the single year features that best tell them apart (AUC, no 
 5-fold CV AUC of a logistic regression trained on the labels, for all Deforestation rows and for
 those of each observation window (the Forest rows all share one window).
 
-Run: ``python bench/bench_tasgen_signals.py [--first-seed 100 --seeds 10] [--data-only]`` (prints JSON).
+Run: ``python -m bench.bench_tasgen_signals [--first-seed 100 --seeds 10] [--data-only]`` (prints JSON).
 The ``supervised_truth`` reference of ``evaluate`` (a stage-2 classifier trained on the truth)
 answers the other question: what the *features* allow when clearing labels are known.
 """
@@ -41,7 +41,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from ml.eval.protocols import prodes_case  # noqa: E402
 from ml.samples import load_samples  # noqa: E402

@@ -26,7 +26,7 @@ all changes in the spliced series that are the spliced one). The pipeline's defa
 chosen this way. The spliced changes of the test half (right of the middle) and the accuracy at all
 the labelled points (which played no part in the choice) are the held-out checks. Usage::
 
-    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_temporal.py
+    DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python -m bench.bench_temporal
 
 Writes ``bench/results/temporal_*.json`` (through :func:`bench.results.record`).
 """
@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -48,7 +47,6 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.test")
 os.environ.setdefault("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/esd_temporal")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
@@ -127,7 +125,7 @@ def label_pixels(grid: Any, shared: Path) -> LabelPixels:
     from rasterio.transform import rowcol
     from rasterio.warp import transform
 
-    from tests.monitoring.mato_grosso import mt_points
+    from testkit.mato_grosso import mt_points
 
     frame = mt_points(shared)
     xs, ys = transform("EPSG:4326", grid.crs, list(frame.geometry.x), list(frame.geometry.y))
@@ -232,8 +230,8 @@ def run_demo(worker: Any) -> Any:
     from monitoring.services.analyses import analysis_create
     from monitoring.services.aois import aoi_create
     from monitoring.services.labels import labelset_import
-    from tests.conftest import SHARED_DATA
-    from tests.monitoring.mato_grosso import static_labels_csv
+    from testkit import SHARED_DATA
+    from testkit.mato_grosso import static_labels_csv
 
     owner, _ = get_user_model().objects.get_or_create(username=f"bench-{uuid.uuid4().hex[:6]}")
     w, s, e, n = -55.99, -12.05, -55.91, -11.99  # the demo AOI of tests/monitoring/test_pipeline.py
@@ -296,7 +294,8 @@ def main() -> None:
     from monitoring.services.pipeline.temporal import consistent_maps, sample_transitions
     from monitoring.storage.inputs import AnalysisInputs
     from monitoring.storage.paths import analysis_dir
-    from tests.conftest import SHARED_DATA, start_worker, stop_worker
+    from testkit import SHARED_DATA
+    from testkit.workers import start_worker, stop_worker
     from webapp.celery import app
 
     call_command("migrate", verbosity=0)
@@ -415,7 +414,7 @@ def main() -> None:
         return
     from bench.results import Figure, record
 
-    command = "DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python bench/bench_temporal.py"
+    command = "DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python -m bench.bench_temporal"
     deltas = [after["labels"]["per_year"][y]["oa"] - v["oa"] for y, v in before["labels"]["per_year"].items()]
 
     def fig(name: str, value: float, unit: str, goal: str, title: str, details: Any = None) -> Figure:

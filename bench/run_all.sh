@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Run every benchmark of bench/ in turn; each prints its figures and the command to record.
+# Run every benchmark of bench/ in turn (as modules: `python -m bench.<name>`, from the repo root, so
+# `ml`, `monitoring` and `testkit` import without path tricks); each prints its figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for b in bench/bench_*.py; do
-  echo "== $b"
-  DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python "$b"
+  name="$(basename "$b" .py)"
+  echo "== $name"
+  DJANGO_SETTINGS_MODULE=webapp.settings.test .venv/bin/python -m "bench.$name"
 done

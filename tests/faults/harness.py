@@ -20,7 +20,8 @@ import psutil
 from django.conf import settings
 
 from monitoring.models import Analysis, DynamicSample
-from tests.conftest import REPO, WorkerProcess, start_worker
+from testkit import REPO
+from testkit.workers import WorkerProcess, start_worker
 
 FINISHED = {"done", "failed", "cancelled"}
 PARAMETERS = {"year_start_month": 9, "tasgen": {"epochs": 150}}  # the demo analysis the fault tests run

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import stop_worker
+from testkit.workers import stop_worker
 from tests.faults.harness import (
     PARAMETERS,
     WATCHDOG,

@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.conftest import stop_worker
+from testkit.workers import stop_worker
 from tests.faults.harness import (
     PARAMETERS,
     WATCHDOG,

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.conftest import stop_worker
+from testkit.workers import stop_worker
 from tests.faults.harness import (
     KILL_CASES,
     PARAMETERS,

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from monitoring.models import AOI, Analysis, LabelSet
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ from ml.esd.tiles import tile_filename, write_tile
 from monitoring.models import EsdTile
 from monitoring.selectors.esd_catalog import esd_store_for_area, esd_store_for_points, esd_tiles_for_area
 from monitoring.services.esd_catalog import esd_index
-from tests.ml.esd.range_server import serve_folder
+from testkit.range_server import serve_folder
 from tests.ml.esd.real_tiles import UTM13, colorado_year
 from tests.ml.esd.test_tiles import _bad_files
 

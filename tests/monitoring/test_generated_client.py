@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ml.eval.dynamic_eval import score_dynamic
 from monitoring.models import Analysis, DynamicSample
-from tests.monitoring.mato_grosso import loc_key, mt_points, static_labels_csv
+from testkit.mato_grosso import loc_key, mt_points, static_labels_csv
 from tests.monitoring.test_validation import check_demo_validation
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ from ml.tasgen import UNKNOWN
 from monitoring.models import Analysis, DynamicSample, Label, Review
 from monitoring.selectors.reviews import queue_order
 from monitoring.storage.inputs import AnalysisInputs
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 from tests.monitoring.test_pipeline import start_demo_analysis, wait_done
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from monitoring.models import Analysis, EsdTile
 from monitoring.services.pipeline import runner, state
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 
 pytestmark = pytest.mark.django_db
 YEARS = list(range(2007, 2014))

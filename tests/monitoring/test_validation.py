@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from monitoring.models import LabelSet
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 
 
 def upload_labels(api, shared_data, crop_year_end: int, name: str) -> int:  # type: ignore[no-untyped-def]

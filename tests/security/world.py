@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,18 +9,12 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from testkit.tiles import tile_of
+
 # Demo raster (Mato Grosso, lon -55.99..-55.91, lat -12.05..-11.99): a tile and a pixel inside it.
 DEMO_LON, DEMO_LAT = -55.95, -12.02
 DEMO_YEAR = 2010
 SECRET_NAME = "owner-secret-analysis"  # the owner's analysis name: must never reach another user
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The XYZ (web-mercator) tile holding a lon/lat at zoom ``z``."""
-    n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
-    return x, y
 
 
 @dataclass(frozen=True)

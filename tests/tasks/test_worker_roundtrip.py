@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, start_worker, stop_worker
+from testkit import REPO
+from testkit.workers import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 from ml.errors import StoreError
 from ml.esd.store import EsdStore, write_catalog
 from ml.esd.tiles import read_tile_info, tile_filename, write_tile
+from testkit.range_server import RangeServer, serve_folder
 from tests.ml.esd.conftest import Site
-from tests.ml.esd.range_server import RangeServer, serve_folder
 from tests.ml.esd.real_tiles import colorado_year
 from tests.ml.esd.test_store import SITE_BOUNDS, site_lonlat
 
