@@ -106,9 +106,8 @@ export class AccuracyPanel {
     try {
       const v = await api(`/api/analyses/${a.id}/validation/`, { json: { label_set: id } });
       a.stats = { ...(a.stats || {}), validation: v };
-      const set = (this.app.state.labelsets || []).find((s) => s.id === id);
-      if (set) set.is_validation = true;
       this.render();
+      await this.app.data.refreshLabelsets();  // the set is now marked as validation (list, Run form)
     } catch (err) {
       msg.className = "error";
       msg.setAttribute("role", "alert");

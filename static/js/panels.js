@@ -124,7 +124,7 @@ export class DataPanel {
     for (const s of sets) {
       const li = document.createElement("li");
       const sw = (s.classes || []).map((c) => `<span class="swatch" title="${esc(c.name)}" style="background:${esc(c.color)}"></span>`).join("");
-      li.innerHTML = `<span class="name" title="${esc(s.name)}">${esc(s.name)}</span><span class="swatches">${sw}</span><span class="meta">${s.label_count} labels</span>
+      li.innerHTML = `<span class="name" title="${esc(s.name)}">${esc(s.name)}</span><span class="swatches">${sw}</span><span class="meta">${s.label_count} labels${s.is_validation ? " · validation" : ""}</span>
         <button type="button" class="icon" data-act="show" aria-label="Show labels of ${esc(s.name)} on the map" title="Show on map">Show</button>
         <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(s.name)}" title="Delete">Delete</button>`;
       li.querySelector('[data-act="show"]').addEventListener("click", () => this.showLabels(s));
@@ -263,7 +263,8 @@ export class RunPanel {
       if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
     };
     fill($("run-aoi"), this.app.state.aois || [], (f) => f.properties.name);
-    fill($("run-labels"), this.app.state.labelsets || [], (s) => `${s.name} (${s.label_count})`);
+    // validation sets assess maps and never train them: the server refuses them, so they are not offered
+    fill($("run-labels"), (this.app.state.labelsets || []).filter((s) => !s.is_validation), (s) => `${s.name} (${s.label_count})`);
   }
 
   /** Years covered by the store (when known) as defaults. */

@@ -47,6 +47,11 @@ def test_accuracy_panel_and_offline_html_export(
     assert "area-adjusted, Olofsson et al. 2014" in text and "overall accuracy 2011 (95% CI)" in text
     assert "±" in text and "Adjusted ha (95% CI)" in text and "left out" in text
     assert "MT 2010-11 held back" in text
+    # the set is now a validation set: marked in the Data list and not offered for training
+    page.wait_for_selector(
+        "#labelset-list li:has-text('MT 2010-11 held back') .meta:has-text('validation')", state="attached"
+    )
+    assert "MT 2010-11 held back" not in page.inner_text("#run-labels")
     page.locator("#accuracy").scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "accuracy_validation.png"))
     # the panel reopens with the stored assessment
