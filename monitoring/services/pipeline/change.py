@@ -21,7 +21,7 @@ from monitoring.models import MapProduct
 from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.classify import mosaic
 from monitoring.services.pipeline.steps import STEP as STEPS
-from monitoring.services.pipeline.steps import Part
+from monitoring.services.pipeline.steps import Part, Stage
 from monitoring.services.pipeline.temporal import consistent_maps
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import analysis_dir, relative
@@ -86,7 +86,7 @@ def write_products(analysis_id: int) -> bool:
             counts = np.bincount(classes[j][classes[j] != NODATA_CLASS], minlength=len(names))
             pixels = {"pixels": {n: int(counts[i]) for i, n in enumerate(names)}}
             products.append(ProductFile("landcover", path, "classes", year, class_stats=pixels))
-        state.set_progress(analysis_id, "change", 0.5)
+        state.set_progress(analysis_id, Stage.CHANGE, 0.5)
         maps = change_maps(classes, years)
         last = write_value_cog(
             out / product_filename("change_last_year"), maps.last_change_year, crs, transform, 0

@@ -25,7 +25,7 @@ from monitoring.services.pipeline.agreement import write_reference_agreement
 from monitoring.services.pipeline.lookup import features_path, labels_path, window_path
 from monitoring.services.pipeline.relabel import relabel_path
 from monitoring.services.pipeline.steps import STEP as STEPS
-from monitoring.services.pipeline.steps import Part
+from monitoring.services.pipeline.steps import Part, Stage
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
@@ -95,7 +95,7 @@ def classify_prepare(analysis_id: int) -> bool:
 
 def classify_window(analysis_id: int, index: int) -> bool:
     """Classify one window for every year; True when this call finished the stage."""
-    analysis = state.current(analysis_id, "classify")
+    analysis = state.current(analysis_id, Stage.CLASSIFY)
     if analysis is None:
         return False
     state.check_cancel(analysis_id)
@@ -115,10 +115,10 @@ def classify_window(analysis_id: int, index: int) -> bool:
             classes = np.where(valid, top, NODATA_CLASS).astype(np.uint8)  # each year on its own
             save_npz(out, classes=classes, probs=probs)
     done = sum(window_output(inputs, w.index).exists() for w in windows)
-    state.set_progress(analysis_id, "classify", 0.1 + 0.9 * done / len(windows))
+    state.set_progress(analysis_id, Stage.CLASSIFY, 0.1 + 0.9 * done / len(windows))
     if done < len(windows):
         return False
-    return state.advance(analysis_id, "classify")
+    return state.advance(analysis_id, Stage.CLASSIFY)
 
 
 def mosaic(

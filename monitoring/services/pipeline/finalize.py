@@ -6,6 +6,7 @@ from ml.change import change_statistics, pixel_area_ha
 from monitoring.models import Analysis
 from monitoring.services.exports import write_exports
 from monitoring.services.pipeline import state, timing
+from monitoring.services.pipeline.steps import Stage
 from monitoring.services.pipeline.temporal import consistent_maps, temporal_statistics
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import analysis_dir
@@ -13,7 +14,7 @@ from monitoring.storage.paths import analysis_dir
 
 def finalize(analysis_id: int) -> bool:
     """Compute statistics, write exports and mark the analysis done; True when this call finished it."""
-    analysis = state.current(analysis_id, "finalize")
+    analysis = state.current(analysis_id, Stage.FINALIZE)
     if analysis is None:
         return False
     inputs = AnalysisInputs(analysis)
@@ -36,4 +37,4 @@ def finalize(analysis_id: int) -> bool:
         stats["samples"] = {"total": samples.count(), "changed": samples.filter(changed=True).count()}
         write_exports(analysis, analysis_dir(analysis_id), stats)
         Analysis.objects.filter(pk=analysis_id).update(stats=stats)
-    return state.advance(analysis_id, "finalize")
+    return state.advance(analysis_id, Stage.FINALIZE)

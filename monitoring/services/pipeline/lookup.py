@@ -20,6 +20,7 @@ from ml.sampling import label_sample_points as sample_points
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state, timing
+from monitoring.services.pipeline.steps import Stage
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
@@ -61,7 +62,7 @@ def label_sample_points(inputs: AnalysisInputs) -> SamplePoints:
 
 def lookup_start(analysis_id: int) -> list[int]:
     """Begin the analysis: grid, label-pixel lookup (what relabel needs); returns the window indices."""
-    analysis = state.current(analysis_id, "lookup")
+    analysis = state.current(analysis_id, Stage.LOOKUP)
     if analysis is None:
         return []
     Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.QUEUED).update(
@@ -97,7 +98,7 @@ def lookup_start(analysis_id: int) -> list[int]:
 
 def lookup_window(analysis_id: int, index: int) -> bool:
     """Look up one window of the AOI (skipped when its file exists); True when this call ended the stage."""
-    analysis = state.current(analysis_id, "lookup")
+    analysis = state.current(analysis_id, Stage.LOOKUP)
     if analysis is None:
         return False
     state.check_cancel(analysis_id)
@@ -124,10 +125,10 @@ def lookup_window(analysis_id: int, index: int) -> bool:
             save_npz(features_path(inputs, index), **window_features(indices, valid))
             save_npz(path, indices=indices, valid=valid)
     done = sum(window_path(inputs, x.index).exists() for x in windows)
-    state.set_progress(analysis_id, "lookup", done / len(windows))
+    state.set_progress(analysis_id, Stage.LOOKUP, done / len(windows))
     if done < len(windows):
         return False
     any_valid = any(load_npz(window_path(inputs, x.index))["valid"].any() for x in windows)
     if not any_valid:
         raise ApplicationError("the ESD store has no data inside the AOI for the chosen years")
-    return state.advance(analysis_id, "lookup")
+    return state.advance(analysis_id, Stage.LOOKUP)

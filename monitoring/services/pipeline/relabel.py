@@ -22,7 +22,7 @@ from monitoring.services.dynamic_samples import dynamic_samples_replace
 from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.lookup import labels_path
 from monitoring.services.pipeline.steps import STEP as STEPS
-from monitoring.services.pipeline.steps import Part
+from monitoring.services.pipeline.steps import Part, Stage
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
@@ -119,7 +119,7 @@ def relabel(analysis_id: int) -> bool:
                 write_bytes_atomic(model_path(inputs), pickle.dumps(model))
             save_npz(path, **dyn.to_arrays())
         dyn = load_dynamic(inputs)
-        state.set_progress(analysis_id, "relabel", 0.8)
+        state.set_progress(analysis_id, Stage.RELABEL, 0.8)
         att = load_npz(attribution_path(inputs)) if attribution_path(inputs).exists() else None
         count = dynamic_samples_replace(analysis=analysis, dyn=dyn, att=att)
     if reused:
