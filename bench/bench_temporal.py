@@ -55,6 +55,8 @@ os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
 WORK = Path(os.environ.get("ESD_BENCH_DIR", tempfile.mkdtemp(prefix="esd-bench-temporal-")))
 os.environ["MEDIA_ROOT"] = str(WORK / "media")
 STATIC_YEAR = 2012  # crop year of the static labels (Sep 2011 - Aug 2012)
+SURE = 0.9  # a pixel-year the classifier is sure of: top class probability at least this
+MAX_OVERRULED = 0.01  # the consistency step may change at most this share of the sure pixel-years
 
 
 def ensure_database() -> None:
@@ -333,24 +335,34 @@ def main() -> None:
         ("smoothing only (w3/s10)", off_t, on_s),
         ("HMM only (pipeline default)", default_t, off_s),
     ]
-    smoothings = (off_s, on_s, replace(on_s, smoothness=40.0), replace(on_s, window=5))
-    for odds in (0.78, 0.5, 0.33, 0.14, 0.04):  # with 4 classes: P(stay) 0.3, 0.4, 0.5, 0.7, 0.9
-        for share in (0.3, 0.6, 0.8, 0.9, 1.0):
-            for floor in (0.01, 0.05):
-                for smooth in smoothings:
-                    sm = f"w{smooth.window}/s{smooth.smoothness:g}" if smooth.enabled else "off"
-                    candidates.append(
-                        (
-                            f"switch_odds={odds} prior_share={share} floor={floor} smoothing={sm}",
-                            TemporalConfig(switch_odds=odds, prior_share=share, floor=floor),
-                            smooth,
+    for odds in (0.5, 0.14, 0.04, 0.01):  # with 5 classes: prior P(stay) 0.33, 0.64, 0.86, 0.96
+        for share in (0.3, 0.6, 0.8, 1.0):
+            for temperature in (1.0, 1.5, 2.0):
+                for min_conf in (0.0, 0.9):
+                    for smooth in (off_s, on_s):
+                        sm = f"w{smooth.window}/s{smooth.smoothness:g}" if smooth.enabled else "off"
+                        candidates.append(
+                            (
+                                f"switch_odds={odds} prior_share={share} temperature={temperature} "
+                                f"min_confidence={min_conf} smoothing={sm}",
+                                TemporalConfig(
+                                    switch_odds=odds,
+                                    prior_share=share,
+                                    temperature=temperature,
+                                    min_confidence=min_conf,
+                                ),
+                                smooth,
+                            )
                         )
-                    )
     halves = {"dev": np.zeros(inside.shape, bool), "test": np.zeros(inside.shape, bool)}
     halves["dev"][:, : grid.width // 2] = True
     halves["test"][:, grid.width // 2 :] = True
     raw = np.where(valid, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), 255).astype(np.uint8)
     pairs = {h: splice_pairs(raw, valid, m, seed=0) for h, m in halves.items()}
+    # label-free stand-in for "per-year accuracy does not drop": the pixel-years the classifier is sure
+    # of (top probability >= 0.9; the map classifier's cross-validated accuracy is highest there)
+    top = np.nanmax(np.nan_to_num(probs.astype(np.float32), nan=-1.0), axis=1)
+    sure = valid & (top >= SURE)
     rows = []
     for label, tcfg, scfg in candidates:
         a = sample_transitions(inputs, tcfg)
@@ -366,6 +378,7 @@ def main() -> None:
             "seconds": round(seconds, 3),
             "stability": asdict(stability(out.classes, forest, pixel_ha)),
             "labels": accuracy(out.classes, years, names, lp),
+            "overruled_sure": round(float((out.classes[sure] != raw[sure]).mean()), 4),
         }
         for h, m in halves.items():
             row[h] = {
@@ -377,7 +390,8 @@ def main() -> None:
         print(
             f"{label:58s} dev splice F1 {d['splice']['f1']:.3f} (R {d['splice']['recall']:.3f}) | "
             f"rev {d['stability']['reversals_per_pixel']:.3f} 3+ {d['stability']['share_3plus_changes']:.3f} "
-            f"forest step {d['stability']['forest_max_step']:.3f} | labels mean OA {row['labels']['mean_oa']:.4f}",
+            f"forest step {d['stability']['forest_max_step']:.3f} | overruled sure {row['overruled_sure']:.4f} | "
+            f"labels mean OA {row['labels']['mean_oa']:.4f}",
             flush=True,
         )
 
@@ -388,16 +402,40 @@ def main() -> None:
             and st["forest_max_step"] <= 0.10
         )
 
-    # selection rule: among the settings meeting the issue's stability requirements on the whole AOI
-    # (label-free), the best spliced-change F1 on the dev half (ties: fewer reversals)
-    ok = [r for r in rows[3:] if meets(r["stability"])] or rows[3:]
-    best = max(ok, key=lambda r: (r["dev"]["splice"]["f1"], -r["dev"]["stability"]["reversals_per_pixel"]))
-    print("chosen on dev:", best["setting"], flush=True)
+    def shortfall(st: dict[str, Any]) -> float:
+        """Worst ratio of a stability figure to its target (<= 1: all three met)."""
+        return max(
+            st["reversals_per_pixel"] / 0.10, st["share_3plus_changes"] / 0.05, st["forest_max_step"] / 0.10
+        )
+
+    # selection rule (label-free; fixed before the third run): only settings that overrule at most
+    # MAX_OVERRULED of the classifier's sure pixel-years (stand-in for "no per-year accuracy loss over
+    # 1 point"); among them, those meeting the issue's stability requirements on the whole AOI, best
+    # spliced-change F1 on the dev half; if none meets them, the smallest shortfall (ties: dev F1)
+    guarded = [r for r in rows[3:] if r["overruled_sure"] <= MAX_OVERRULED] or rows[3:]
+    ok = [r for r in guarded if meets(r["stability"])]
+    if ok:
+        best = max(
+            ok, key=lambda r: (r["dev"]["splice"]["f1"], -r["dev"]["stability"]["reversals_per_pixel"])
+        )
+    else:
+        best = min(guarded, key=lambda r: (round(shortfall(r["stability"]), 3), -r["dev"]["splice"]["f1"]))
+    print(
+        "chosen:", best["setting"], "(the default)" if best["is_default"] else "(NOT the default)", flush=True
+    )
     costs = cost()
     print("cost s per million pixel-years:", costs, flush=True)
     before = rows[0]
     after = next(r for r in rows if r["is_default"])
-    report = {"rows": rows, "chosen_on_dev": best["setting"], "cost": costs, "timings": analysis.timings}
+    report = {
+        "rows": [{k: v for k, v in r.items()} for r in rows],
+        "chosen": best["setting"],
+        "chosen_is_default": best["is_default"],
+        "guarded": len(guarded),
+        "meeting_stability": [r["setting"] for r in rows[3:] if meets(r["stability"])],
+        "cost": costs,
+        "timings": analysis.timings,
+    }
     (WORK / "temporal_details.json").write_text(json.dumps(report, indent=1) + "\n")
     print("details in", WORK / "temporal_details.json")
     summary = {
@@ -406,6 +444,7 @@ def main() -> None:
             "labels": row["labels"],
             "splice_test": row["test"]["splice"],
             "splice_dev": row["dev"]["splice"],
+            "overruled_sure": row["overruled_sure"],
         }
         for tag, row in (("before", before), ("after", after))
     }
@@ -468,6 +507,13 @@ def main() -> None:
             ">= -1",
             "MT demo per-year map OA at dtwSat labels, worst year after - before",
             {"before": before["labels"]["per_year"], "after": after["labels"]["per_year"]},
+        ),
+        fig(
+            "temporal_overruled_sure",
+            100 * after["overruled_sure"],
+            "%",
+            f"<= {100 * MAX_OVERRULED:g}",
+            f"MT demo pixel-years the classifier is sure of (p >= {SURE}) that the step changes (label-free guard)",
         ),
         fig(
             "temporal_change_f1",

@@ -46,8 +46,16 @@ class TemporalConfig:
     switch_odds: float = (
         0.5  # prior P(class i -> one other class j) / P(i -> i), the same for any number of classes
     )
-    prior_share: float = 0.6  # weight of the prior against the dynamic samples' transition frequencies
+    # weight of the prior against the dynamic samples' transition frequencies (1 = the prior alone);
+    # high since TasGen's anchored stage 2, whose samples switch crop class in 30-50% of the years
+    prior_share: float = 0.8
     floor: float = 0.01  # emission floor: class probabilities below it count as this much
+    # calibration of the emissions: p ** (1 / temperature), renormalised; > 1 flattens over-confident
+    # classifier probabilities so that the transitions weigh more (1 = as the classifier gives them)
+    temperature: float = 2.0
+    # dynamic-sample years TasGen is less confident about than this do not count in the transition
+    # frequencies (a pair of years counts when both reach it; 0 = every sample-year counts)
+    min_confidence: float = 0.0
 
 
 def _check_probs(probs: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +72,12 @@ def _check_probs(probs: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarra
 
 
 def estimate_transitions(
-    series: np.ndarray, n_classes: int, switch_odds: float = 0.5, prior_share: float = 0.6
+    series: np.ndarray,
+    n_classes: int,
+    switch_odds: float = 0.5,
+    prior_share: float = 0.6,
+    confidence: np.ndarray | None = None,
+    min_confidence: float = 0.0,
 ) -> np.ndarray:
     """Row-stochastic ``(C, C)`` transition matrix: the samples' transition frequencies mixed with a prior.
 
@@ -76,6 +89,9 @@ def estimate_transitions(
     price of one change in the prior is ``log(1 / switch_odds)`` whatever the number of classes. A
     mixture rather than pseudo-counts, so the strength of the prior does not fade as the label set
     grows, and no transition is impossible while ``prior_share > 0`` and ``switch_odds > 0``.
+    ``confidence``: optional ``(S, Y)`` confidence of each sample-year (TasGen's); a pair of years
+    counts only when both reach ``min_confidence`` (NaN never does), so that the classes TasGen is
+    unsure of do not pass for the land's dynamics.
     ``A[i, j]``: probability of class ``j`` the year after class ``i``.
     """
     if not 0.0 <= switch_odds <= 1.0:
@@ -96,10 +112,32 @@ def estimate_transitions(
     if s.shape[1] >= 2 and s.size:
         a, b = s[:, :-1].ravel(), s[:, 1:].ravel()
         ok = (a >= 0) & (a < n_classes) & (b >= 0) & (b < n_classes)
+        if confidence is not None and min_confidence > 0:
+            conf = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=-np.inf)
+            if conf.shape != s.shape:
+                raise ProductError(f"confidence must have the shape of series {s.shape}, got {conf.shape}")
+            ok &= (np.minimum(conf[:, :-1], conf[:, 1:]) >= min_confidence).ravel()
         np.add.at(counts, (a[ok].astype(np.int64), b[ok].astype(np.int64)), 1.0)
     rows = counts.sum(axis=1, keepdims=True)
     freq = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), prior)
     return (1.0 - prior_share) * freq + prior_share * prior
+
+
+def temper(probs: np.ndarray, temperature: float, axis: int = 1) -> np.ndarray:
+    """Class probabilities raised to ``1 / temperature`` and renormalised along ``axis`` (float32).
+
+    Temperature scaling (Guo et al. 2017): ``temperature > 1`` flattens over-confident probabilities
+    (a random forest's votes on its own training pixels, a map year trained on samples that change
+    class often), so the HMM's transitions weigh more against one year's evidence; 1 returns the
+    probabilities unchanged; NaN (no data) stays NaN.
+    """
+    if not temperature > 0:
+        raise ProductError(f"temperature must be positive, got {temperature}")
+    p = np.asarray(probs, dtype=np.float32)
+    if temperature == 1.0:
+        return p
+    q = np.power(np.maximum(p, np.float32(1e-6)), np.float32(1.0 / temperature))
+    return q / q.sum(axis=axis, keepdims=True)
 
 
 def _log_emissions(p: np.ndarray, v: np.ndarray, floor: float) -> np.ndarray:
@@ -223,7 +261,8 @@ def make_consistent(
 ) -> ConsistentMaps:
     """Temporal step of the pipeline: Viterbi classes and entropy of the marginals per pixel-year.
 
-    ``probs (Y, C, N)``, ``valid (Y, N)``. With ``config.enabled`` False the classes are each year's
+    ``probs (Y, C, N)``, ``valid (Y, N)``; the emissions are the probabilities tempered by
+    ``config.temperature`` (:func:`temper`). With ``config.enabled`` False the classes are each year's
     own most probable class and the uncertainty is the entropy of its own probabilities (the maps
     without the temporal step). Works through :data:`CHUNK` pixels at a time, so memory stays at a
     few arrays of ``(Y, C, CHUNK)`` whatever ``N``.
@@ -236,6 +275,7 @@ def make_consistent(
         hi = min(lo + CHUNK, n)
         pc, vc = p[:, :, lo:hi].astype(np.float32), v[:, lo:hi]
         if config.enabled:
+            pc = temper(pc, config.temperature)
             classes[:, lo:hi] = viterbi(pc, transitions, vc, config.floor)
             marg = posterior(pc, transitions, vc, config.floor)
         else:

@@ -193,6 +193,20 @@ class TemporalParametersSerializer(StrictSerializer):
         "weight of that prior against the dynamic samples' transition frequencies",
     )
     floor = _float("floor", 1e-4, 0.5, TM, "class probabilities below this count as this much")
+    temperature = _float(
+        "temperature",
+        0.1,
+        10.0,
+        TM,
+        "calibration: probabilities ** (1 / temperature); > 1 trusts one year less",
+    )
+    min_confidence = _float(
+        "min_confidence",
+        0.0,
+        1.0,
+        TM,
+        "dynamic-sample years TasGen is less confident about do not count in the transitions",
+    )
 
 
 SM = SMOOTHING_DEFAULTS

@@ -20,6 +20,7 @@ from ml.temporal import (
     make_consistent_grid,
     margin,
     posterior,
+    temper,
     viterbi,
 )
 
@@ -132,7 +133,7 @@ def test_make_consistent_on_a_grid_of_pixels() -> None:
     lasting = series_probs([0, 0, 0, 2, 2, 2, 2])
     p = np.concatenate([blip, lasting] * 500, axis=2)  # (7, 3, 1000)
     valid = np.ones((7, 1000), dtype=bool)
-    out = make_consistent(p, valid, STAY_ONLY, TemporalConfig())
+    out = make_consistent(p, valid, STAY_ONLY, TemporalConfig(temperature=1.0))
     assert (out.classes[:, 0::2] == 0).all()
     assert (out.classes[3:, 1::2] == 2).all() and (out.classes[:3, 1::2] == 0).all()
     assert out.uncertainty[:, 0].argmax() == 3
@@ -170,3 +171,52 @@ def test_grid_with_smoothing_and_the_changed_table() -> None:
 def test_class_series_from_names() -> None:
     names = np.array([["Forest", "Pasture", ""], ["Soy", "Forest", "Forest"]])
     np.testing.assert_array_equal(class_series(names, ["Forest", "Pasture"]), [[0, 1, -1], [-1, 0, 0]])
+
+
+def test_unsure_sample_years_do_not_count_in_the_transitions() -> None:
+    """With min_confidence, a sample's switch in years TasGen was unsure of is left out of F."""
+    series = np.array([[0, 1, 0, 0], [0, 0, 0, 0]])
+    confidence = np.array([[0.9, 0.5, 0.9, 0.95], [0.99, 0.99, np.nan, 0.99]])
+    every = estimate_transitions(series, 2, switch_odds=0.0, prior_share=0.0)
+    np.testing.assert_allclose(every, [[0.8, 0.2], [1.0, 0.0]])  # 0->1 once in five 0->x pairs
+    sure = estimate_transitions(series, 2, 0.0, 0.0, confidence=confidence, min_confidence=0.8)
+    # left: the pairs touching the 0.5 year and the NaN year; 0 -> 0 twice; class 1 falls back on the prior
+    np.testing.assert_allclose(sure, [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ProductError):
+        estimate_transitions(series, 2, confidence=confidence[:, :3], min_confidence=0.5)
+
+
+def test_temperature_flattens_without_changing_the_order() -> None:
+    p = np.array([[[0.9], [0.08], [0.02]], [[np.nan], [np.nan], [np.nan]]], dtype=np.float32)  # (Y, C, N)
+    same = temper(p, 1.0)
+    np.testing.assert_array_equal(same[0], p[0])
+    flat = temper(p, 2.0)
+    assert flat[0, :, 0].sum() == pytest.approx(1.0) and flat[0, 0, 0] < 0.9
+    assert flat[0, :, 0].argsort().tolist() == p[0, :, 0].argsort().tolist()
+    assert np.isnan(flat[1]).all()
+    with pytest.raises(ProductError):
+        temper(p, 0.0)
+
+
+def test_temperature_lets_the_transitions_remove_a_sure_blip() -> None:
+    """A blip the classifier is sure of survives as given, and goes once its probabilities are tempered.
+
+    Two switches cost 2 log 4 = 2.77; the blip year's evidence is log(0.95 / 0.025) = 3.64 as given,
+    1.82 at temperature 2. A lasting change pays one switch against four such years and stays."""
+    p = series_probs([0, 0, 0, 1, 0, 0, 0], sure=0.95)
+    valid = np.ones((7, 1), dtype=bool)
+    prior = estimate_transitions(np.zeros((0, 2), dtype=int), 3, switch_odds=0.25, prior_share=1.0)
+    kept = make_consistent(p, valid, prior, TemporalConfig(temperature=1.0)).classes[:, 0]
+    assert kept.tolist() == [0, 0, 0, 1, 0, 0, 0]
+    gone = make_consistent(p, valid, prior, TemporalConfig(temperature=2.0)).classes[:, 0]
+    assert gone.tolist() == [0] * 7
+    lasting = series_probs([0, 0, 0, 2, 2, 2, 2], sure=0.95)
+    assert make_consistent(lasting, valid, prior, TemporalConfig(temperature=2.0)).classes[:, 0].tolist() == [
+        0,
+        0,
+        0,
+        2,
+        2,
+        2,
+        2,
+    ]

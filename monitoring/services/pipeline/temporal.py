@@ -62,7 +62,14 @@ def sample_transitions(inputs: AnalysisInputs, config: TemporalConfig) -> np.nda
     """``(C, C)`` transition matrix from the analysis's dynamic samples (TasGen's classes per year)."""
     dyn = load_npz(relabel_path(inputs))
     series = class_series(np.where(dyn["valid"], dyn["klass"], ""), inputs.class_names)
-    return estimate_transitions(series, len(inputs.class_names), config.switch_odds, config.prior_share)
+    return estimate_transitions(
+        series,
+        len(inputs.class_names),
+        config.switch_odds,
+        config.prior_share,
+        confidence=dyn.get("confidence"),
+        min_confidence=config.min_confidence,
+    )
 
 
 def consistent_maps(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
