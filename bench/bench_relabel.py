@@ -104,26 +104,35 @@ def figures(case: str, r: dict, command: str) -> list[Figure]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--case", required=True, choices=sorted(CASES))
+    p.add_argument("--case", choices=sorted(CASES), help="one case (default: all, one after the other)")
     p.add_argument("--first-seed", type=int, default=0)
     args = p.parse_args()
-    cmd = [sys.executable, "-m", "ml.tasgen", "evaluate", *CASES[args.case]]
-    if args.first_seed:
-        cmd += ["--first-seed", str(args.first_seed)]
+    for case in [args.case] if args.case else sorted(CASES):
+        rc = run_case(case, args.first_seed)
+        if rc:
+            return rc
+    return 0
+
+
+def run_case(case: str, first_seed: int) -> int:
+    """Run one case's evaluate command; record its figures (protocol seeds only). Returns the exit code."""
+    cmd = [sys.executable, "-m", "ml.tasgen", "evaluate", *CASES[case]]
+    if first_seed:
+        cmd += ["--first-seed", str(first_seed)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         print(out.stderr, file=sys.stderr)
         return out.returncode
     result = json.loads(out.stdout)
-    shown = " ".join(["python -m ml.tasgen evaluate", *CASES[args.case]])
-    if args.first_seed:
+    shown = " ".join(["python -m ml.tasgen evaluate", *CASES[case]])
+    if first_seed:
         print(json.dumps(result, indent=1))
         return 0
     raw = RESULTS_DIR / "relabel_raw"
     raw.mkdir(parents=True, exist_ok=True)
-    (raw / f"{args.case}.json").write_text(json.dumps(result, indent=1) + "\n")
-    for path in record(*figures(args.case, result, shown)):
+    (raw / f"{case}.json").write_text(json.dumps(result, indent=1) + "\n")
+    for path in record(*figures(case, result, shown)):
         print(path.relative_to(ROOT), json.loads(path.read_text())["value"])
     return 0
 
