@@ -111,7 +111,7 @@ def kmeans_labels(store: Path, n: int = 1000, seed: int = 0) -> bytes:
 
 def run_one(
     name: str, owner, store: Path, labels_csv: bytes, years: tuple[int, int], params: dict, worker
-) -> tuple[dict, object]:  # type: ignore[no-untyped-def]
+) -> tuple[dict, object]:
     import psutil
     from django.contrib.gis.db.models import Extent
 
@@ -164,7 +164,7 @@ def run_one(
     }
 
 
-def demo_scores(analysis) -> dict:  # type: ignore[no-untyped-def]
+def demo_scores(analysis) -> dict:
     """Dynamic labels vs the real labels of the other crop years, and each year's map vs its labels."""
     from ml.eval.dynamic_eval import score_dynamic
     from monitoring.models import DynamicSample

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 from bench import bench_analysis as base  # noqa: E402  (sets the database, queue and media folder)
 
 
-def wait_done(client, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-untyped-def]
+def wait_done(client, pk: int, timeout: float = 600) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/analyses/{pk}/").json()

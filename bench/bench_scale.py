@@ -154,7 +154,7 @@ class WarmSite(Site):
         return super().django("import tasks.analysis  # noqa: F401\n" + code)
 
 
-def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: int, concurrency: int) -> dict:  # type: ignore[no-untyped-def]
+def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: int, concurrency: int) -> dict:
     name = f"esd_bench_scale_{'http' if store_location.startswith('http') else 'disk'}"
     site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)  # type: ignore[arg-type]
     site.env.update(SINGLE_THREAD)  # one core per worker process: processes, not threads, scale out

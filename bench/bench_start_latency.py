@@ -94,7 +94,7 @@ def seed() -> dict[str, int]:
             height=3333,
             resolution=0.0003,
         )
-    return {"user": user.pk, "aoi": aoi.pk, "label_set": label_set.pk, "token": token.key}  # type: ignore[dict-item]
+    return {"user": user.pk, "aoi": aoi.pk, "label_set": label_set.pk, "token": token.key}
 
 
 def writer(analysis_pk: int, stop: Path) -> dict[str, object]:
@@ -211,7 +211,7 @@ def run(count: int) -> dict[str, object]:
         "start_ms": {
             "p50": round(statistics.median(latencies), 1),  # type: ignore[arg-type]
             "p95": round(percentile(latencies, 0.95), 1),  # type: ignore[arg-type]
-            "max": round(max(latencies), 1),  # type: ignore[type-var]
+            "max": round(max(latencies), 1),
         },
         "analyses_created": len(created),  # type: ignore[arg-type]
         "analyses_stored": stored.count(),

@@ -37,7 +37,7 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     """Environment for processes that must share the test database, broker queue and media folder."""
     from django.conf import settings
     from django.db import connection
@@ -59,7 +59,7 @@ def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:  # type: i
 
 
 @pytest.fixture(scope="session")
-def celery_worker(worker_env, tmp_path_factory) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+def celery_worker(worker_env, tmp_path_factory) -> Iterator[WorkerProcess]:
     """One real Celery worker process consuming the test queue on Redis, writing to the test PostGIS."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = start_worker(worker_env, TEST_QUEUE, log_path)

@@ -18,6 +18,6 @@ def install() -> None:
         import pysqlite3.dbapi2
     except ImportError:
         return
-    pysqlite3._esd_pysqlite3 = True  # type: ignore[attr-defined]
+    pysqlite3._esd_pysqlite3 = True
     sys.modules["sqlite3"] = pysqlite3
     sys.modules["sqlite3.dbapi2"] = pysqlite3.dbapi2

@@ -198,7 +198,7 @@ class EsdTileInfo(GridGeometry):
                 valid_fraction=None
                 if record.get("valid_fraction") is None
                 else float(record["valid_fraction"]),
-                block_shape=tuple(record.get("block_shape") or (256, 256)),  # type: ignore[arg-type]
+                block_shape=tuple(record.get("block_shape") or (256, 256)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TileError(f"tile record {record.get('uri', '?')}: missing or bad field ({exc})") from exc
@@ -292,7 +292,7 @@ def read_tile_info(uri: str | Path, *, check_data: bool = True) -> EsdTileInfo:
             tile_id=tile_id,
             year=year,
             crs_wkt=src.crs.to_wkt(),
-            transform=tuple(src.transform)[:6],  # type: ignore[arg-type]
+            transform=tuple(src.transform)[:6],
             width=src.width,
             height=src.height,
             epsg=epsg,
@@ -300,7 +300,7 @@ def read_tile_info(uri: str | Path, *, check_data: bool = True) -> EsdTileInfo:
             size_bytes=size,
             fingerprint=fingerprint,
             valid_fraction=valid_fraction,
-            block_shape=tuple(src.block_shapes[0]),  # type: ignore[arg-type]
+            block_shape=tuple(src.block_shapes[0]),
         )
 
 

@@ -26,7 +26,7 @@ def analysis_create(
     aoi: AOI,
     label_set: LabelSet,
     start_year: int,
-    end_year: int,  # type: ignore[no-untyped-def]
+    end_year: int,
     name: str = "",
     parameters: dict[str, Any] | None = None,
 ) -> Analysis:

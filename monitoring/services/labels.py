@@ -33,7 +33,7 @@ def labelset_import(
     name: str,
     filename: str,
     content: bytes,
-    options: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
+    options: dict[str, Any] | None = None,
 ) -> tuple[LabelSet, dict[str, Any]]:
     """Parse, validate and store an uploaded label file; returns the set and the upload report.
 

@@ -35,7 +35,7 @@ def _answer(
     klass: str | None,
     shown_class: str = "",
     analysis: Analysis | None = None,
-    reviewer=None,  # type: ignore[no-untyped-def]
+    reviewer=None,
 ) -> Review | None:
     """Store (or with ``klass=None`` remove) the answer for one label-year; the caller holds the lock."""
     answers = dict(label.corrected_class or {})
@@ -83,7 +83,7 @@ def samples_review(
     analysis: Analysis,
     sample_ids: Sequence[int],
     klass: str | None,
-    reviewer=None,  # type: ignore[no-untyped-def]
+    reviewer=None,
 ) -> list[Review]:
     """Answer ``klass`` for the label-years of the analysis' samples ``sample_ids`` (``None`` removes).
 

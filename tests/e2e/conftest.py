@@ -56,12 +56,12 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def e2e_user(django_user_model):  # type: ignore[no-untyped-def]
+def e2e_user(django_user_model):
     return django_user_model.objects.create_user("mapper", password=PASSWORD)
 
 
 @pytest.fixture
-def page(browser, live_server, e2e_user):  # type: ignore[no-untyped-def]
+def page(browser, live_server, e2e_user):
     """A logged-in page at 1366 x 768 on the map, with its console errors in ``page.console_log``."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
@@ -77,12 +77,12 @@ def page(browser, live_server, e2e_user):  # type: ignore[no-untyped-def]
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready='1']", state="attached")
-    page.console_log = log  # type: ignore[attr-defined]
+    page.console_log = log
     yield page
     context.close()
 
 
-def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+def shot(page, name: str) -> Path:
     """Save a 1366 x 768 screenshot to ``docs/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

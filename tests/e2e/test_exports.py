@@ -25,7 +25,7 @@ LOCAL = ("file:", "data:", "http://127.0.0.1", "http://localhost")
 
 def test_accuracy_panel_and_offline_html_export(
     demo_store, shared_data, monkeypatch, page, browser, e2e_user, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = APIClient()
     client.force_authenticate(e2e_user)
     pk = run_demo_analysis(client, shared_data, monkeypatch)
@@ -110,7 +110,7 @@ def test_accuracy_panel_and_offline_html_export(
     requested: list[str] = []
     blocked: list[str] = []
 
-    def guard(route) -> None:  # type: ignore[no-untyped-def]
+    def guard(route) -> None:
         if route.request.url.startswith(LOCAL):
             route.continue_()
         else:

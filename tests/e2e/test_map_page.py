@@ -24,7 +24,7 @@ BAD_INPUTS = REPO / "tests" / "data" / "bad_inputs"
 DEMO_EXTENT = (-55.99, -12.05, -55.91, -11.99)  # the demo raster (w, s, e, n)
 
 
-def map_point(page, lon: float, lat: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def map_point(page, lon: float, lat: float) -> tuple[float, float]:
     """Page coordinates (px) of a lon/lat on the Leaflet map."""
     pt = page.evaluate(
         "([lat, lon]) => { const m = esdApp.map.map; const p = m.latLngToContainerPoint([lat, lon]);"
@@ -34,11 +34,11 @@ def map_point(page, lon: float, lat: float) -> tuple[float, float]:  # type: ign
     return pt[0], pt[1]
 
 
-def tile_srcs(page, cls: str) -> set[str]:  # type: ignore[no-untyped-def]
+def tile_srcs(page, cls: str) -> set[str]:
     return set(page.eval_on_selector_all(f".{cls} img.leaflet-tile", "els => els.map(e => e.src)"))
 
 
-def wait_tiles_loaded(page, cls: str) -> set[str]:  # type: ignore[no-untyped-def]
+def wait_tiles_loaded(page, cls: str) -> set[str]:
     page.wait_for_function(
         "cls => { const t = document.querySelectorAll('.' + cls + ' img.leaflet-tile');"
         " return t.length > 0 && [...t].every(i => i.complete && i.naturalWidth > 0); }",
@@ -47,7 +47,7 @@ def wait_tiles_loaded(page, cls: str) -> set[str]:  # type: ignore[no-untyped-de
     return tile_srcs(page, cls)
 
 
-def test_bad_upload_shows_its_error_next_to_the_map(demo_store, page) -> None:  # type: ignore[no-untyped-def]
+def test_bad_upload_shows_its_error_next_to_the_map(demo_store, page) -> None:
     page.console_log.allow.append("status of 400")  # the refused upload itself
     page.set_input_files("#labels-file", str(BAD_INPUTS / "swapped_lon_lat.csv"))
     page.click("#labels-upload button[type=submit]")
@@ -64,7 +64,7 @@ def test_bad_upload_shows_its_error_next_to_the_map(demo_store, page) -> None:  
     assert page.console_log.unexpected() == []
 
 
-def test_controls_have_names_and_the_page_fits_the_screen(page) -> None:  # type: ignore[no-untyped-def]
+def test_controls_have_names_and_the_page_fits_the_screen(page) -> None:
     unnamed = page.evaluate(
         """() => [...document.querySelectorAll('.sidepanel input, .sidepanel select, .sidepanel textarea,'
                  + ' .sidepanel button, .leaflet-control a')]
@@ -84,7 +84,7 @@ def test_controls_have_names_and_the_page_fits_the_screen(page) -> None:  # type
     assert page.console_log.unexpected() == []
 
 
-def test_edit_and_delete_an_area_with_the_draw_tools(demo_store, page) -> None:  # type: ignore[no-untyped-def]
+def test_edit_and_delete_an_area_with_the_draw_tools(demo_store, page) -> None:
     page.click("text=Upload an area")
     page.set_input_files("#aoi-file", str(REPO / "tests" / "data" / "uploads" / "aoi_mt.geojson"))
     page.click("#aoi-upload button[type=submit]")
@@ -127,7 +127,7 @@ def test_edit_and_delete_an_area_with_the_draw_tools(demo_store, page) -> None: 
     assert page.console_log.unexpected() == []
 
 
-def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, tmp_path, page) -> None:  # type: ignore[no-untyped-def]
+def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, tmp_path, page) -> None:
     log = page.console_log
     # -- upload the real 2011-12 labels: the report appears next to the map
     labels_csv = tmp_path / "mt_2011_2012.csv"
@@ -279,7 +279,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     assert log.unexpected() == [], log.unexpected()
 
 
-def test_cancel_from_the_run_panel(demo_store, celery_worker, shared_data, tmp_path, page) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_from_the_run_panel(demo_store, celery_worker, shared_data, tmp_path, page) -> None:
     labels_csv = tmp_path / "mt_2011_2012.csv"
     labels_csv.write_bytes(static_labels_csv(shared_data))
     page.set_input_files("#labels-file", str(labels_csv))

@@ -9,7 +9,7 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_parameters_form_writes_the_json_the_run_sends(page) -> None:  # type: ignore[no-untyped-def]
+def test_parameters_form_writes_the_json_the_run_sends(page) -> None:
     page.click("#tab-run")
     page.click("text=Advanced parameters (JSON)")
     page.wait_for_selector("#param-tasgen-epochs", state="attached")
@@ -25,4 +25,4 @@ def test_parameters_form_writes_the_json_the_run_sends(page) -> None:  # type: i
     epochs.fill("")
     epochs.dispatch_event("change")
     assert json.loads(page.input_value("#run-params")) == {"tasgen": {"relabel_model": "forest"}}
-    assert not page.console_log.unexpected()  # type: ignore[attr-defined]
+    assert not page.console_log.unexpected()

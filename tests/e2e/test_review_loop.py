@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(tr
 
 def test_review_apply_in_the_browser(
     demo_store, celery_worker, shared_data, tmp_path, e2e_user, page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = APIClient()
     client.force_authenticate(e2e_user)
     first = wait_done(client, start_demo_analysis(client, shared_data))

@@ -60,7 +60,7 @@ def database_refusing_connections() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("fault", [backend_killed_under_the_request, database_refusing_connections])
-def test_lost_database_answers_503_with_a_message(owner, fault) -> None:  # type: ignore[no-untyped-def]
+def test_lost_database_answers_503_with_a_message(owner, fault) -> None:
     client = Client()
     client.force_login(owner)
     assert client.get("/api/analyses/").status_code == 200
@@ -84,5 +84,5 @@ def test_lost_database_answers_503_with_a_message(owner, fault) -> None:  # type
 
 
 @pytest.fixture
-def owner(django_user_model):  # type: ignore[no-untyped-def]
+def owner(django_user_model):
     return django_user_model.objects.create_user("owner", password="owner-pass-2026")

@@ -116,7 +116,7 @@ def broker(url: str) -> Iterator[None]:
 
 @pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
 @pytest.mark.parametrize("persistence", ["aof", pytest.param("none", marks=pytest.mark.slow)])
-def test_redis_restart_mid_job_resumes_or_fails_cleanly(  # type: ignore[no-untyped-def]
+def test_redis_restart_mid_job_resumes_or_fails_cleanly(
     persistence,
     api,
     demo_store,

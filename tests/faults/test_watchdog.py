@@ -59,7 +59,7 @@ def _runs(log: str, task: str) -> list[tuple[float, float]]:
     return out
 
 
-def test_watchdog_resumes_an_analysis_whose_messages_were_lost(  # type: ignore[no-untyped-def]
+def test_watchdog_resumes_an_analysis_whose_messages_were_lost(
     api, demo_store, worker_env, shared_data, tmp_path
 ) -> None:
     """As soon as the worker is inside relabel, the queued window lookup is deleted from Redis (as a
@@ -95,9 +95,7 @@ def test_watchdog_resumes_an_analysis_whose_messages_were_lost(  # type: ignore[
     print("FAULT:", json.dumps(row))
 
 
-def test_watchdog_leaves_a_moving_analysis_alone(  # type: ignore[no-untyped-def]
-    api, demo_store, worker_env, shared_data, tmp_path
-) -> None:
+def test_watchdog_leaves_a_moving_analysis_alone(api, demo_store, worker_env, shared_data, tmp_path) -> None:
     """Two workers: while one runs relabel (longer than the stall time, nothing else queued), the
     other runs the watchdog; relabel's heartbeat must keep the analysis from being resumed."""
     clear_stage_cache()

@@ -38,7 +38,7 @@ _REFERENCE: dict[str, Outcome] = {}
 RESULTS: list[dict] = []
 
 
-def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-untyped-def]
+def _reference(api, shared_data, env, tmp_path) -> Outcome:
     """The undisturbed run (computed once per session, compared by value: the database is flushed)."""
     if "demo" not in _REFERENCE:
         clear_stage_cache()
@@ -54,7 +54,7 @@ def _reference(api, shared_data, env, tmp_path) -> Outcome:  # type: ignore[no-u
     return _REFERENCE["demo"]
 
 
-def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  # type: ignore[no-untyped-def]
+def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:
     reference = _reference(api, shared_data, worker_env, tmp_path)
     clear_stage_cache()
     task, stages = KILL_CASES[stage]
@@ -97,7 +97,7 @@ def _kill_during(stage: str, api, shared_data, worker_env, tmp_path) -> dict:  #
     return row
 
 
-def test_kill_worker_during_relabel_then_restart_finishes_identically(  # type: ignore[no-untyped-def]
+def test_kill_worker_during_relabel_then_restart_finishes_identically(
     api,
     demo_store,
     worker_env,
@@ -109,7 +109,7 @@ def test_kill_worker_during_relabel_then_restart_finishes_identically(  # type: 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["lookup", "attribution", "esd_products", "classify", "change", "finalize"])
-def test_kill_worker_during_stage_then_restart_finishes_identically(  # type: ignore[no-untyped-def]
+def test_kill_worker_during_stage_then_restart_finishes_identically(
     stage,
     api,
     demo_store,

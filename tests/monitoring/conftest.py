@@ -13,7 +13,7 @@ UPLOADS = REPO / "tests" / "data" / "uploads"
 
 
 @pytest.fixture(scope="session")
-def demo_store_dir(tmp_path_factory, shared_data) -> Path:  # type: ignore[no-untyped-def]
+def demo_store_dir(tmp_path_factory, shared_data) -> Path:
     """The real Mato Grosso MODIS stack encoded by the shipped ESDNet into ESD tiles (built once)."""
     from ml.esd.encode import encode_demo
 
@@ -25,7 +25,7 @@ def demo_store_dir(tmp_path_factory, shared_data) -> Path:  # type: ignore[no-un
 
 
 @pytest.fixture
-def demo_store(demo_store_dir, django_db_blocker):  # type: ignore[no-untyped-def]
+def demo_store(demo_store_dir, django_db_blocker):
     """The demo store indexed into the test database's catalog."""
     from monitoring.services.esd_catalog import esd_index
 
@@ -35,36 +35,36 @@ def demo_store(demo_store_dir, django_db_blocker):  # type: ignore[no-untyped-de
 
 
 @pytest.fixture
-def owner(django_user_model):  # type: ignore[no-untyped-def]
+def owner(django_user_model):
     return django_user_model.objects.create_user("owner", password="owner-pass-2026")
 
 
 @pytest.fixture
-def other(django_user_model):  # type: ignore[no-untyped-def]
+def other(django_user_model):
     return django_user_model.objects.create_user("other", password="other-pass-2026")
 
 
 @pytest.fixture
-def api(owner) -> APIClient:  # type: ignore[no-untyped-def]
+def api(owner) -> APIClient:
     client = APIClient()
     client.force_authenticate(owner)
     return client
 
 
 @pytest.fixture
-def other_api(other) -> APIClient:  # type: ignore[no-untyped-def]
+def other_api(other) -> APIClient:
     client = APIClient()
     client.force_authenticate(other)
     return client
 
 
-def upload(client: APIClient, url: str, path: Path, **fields: str):  # type: ignore[no-untyped-def]
+def upload(client: APIClient, url: str, path: Path, **fields: str):
     with path.open("rb") as fh:
         return client.post(url, {"file": fh, **fields}, format="multipart")
 
 
 @pytest.fixture
-def analysis_row(api):  # type: ignore[no-untyped-def]
+def analysis_row(api):
     """A queued analysis row of ``owner`` over uploaded AOI and labels (no task sent, nothing computed)."""
     from monitoring.models import AOI, Analysis, LabelSet
 

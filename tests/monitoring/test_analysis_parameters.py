@@ -63,7 +63,7 @@ def _named(body: dict, path: list[str]) -> bool:
 @pytest.mark.parametrize(("parameters", "path"), BAD, ids=[str(p) for p, _ in BAD])
 def test_bad_parameters_answer_400_naming_the_field_and_store_nothing(
     api, analysis_row, parameters, path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     before = Analysis.objects.count()
     response = api.post(
         "/api/analyses/",
@@ -109,7 +109,7 @@ def test_every_config_field_is_declared_with_its_default() -> None:
 
 
 @pytest.mark.django_db
-def test_unexpected_failure_shows_plain_words_and_a_log_reference(analysis_row, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_failure_shows_plain_words_and_a_log_reference(analysis_row, caplog) -> None:
     def broken(analysis_id: int) -> None:
         return sorted([1, "a"])  # type: ignore[return-value]  # TypeError, as in issue 17
 

@@ -15,7 +15,7 @@ from testkit.mato_grosso import static_labels_csv
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_resume_lost_analysis(api, owner, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_resume_lost_analysis(api, owner, demo_store, celery_worker, shared_data) -> None:
     api.post(
         "/api/labelsets/upload/",
         {"file": SimpleUploadedFile("l.csv", static_labels_csv(shared_data))},

@@ -56,7 +56,7 @@ def _snapshot(label_set_pk: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
-def test_bad_upload_answers_4xx_with_its_message_and_stores_nothing(api, request, case) -> None:  # type: ignore[no-untyped-def]
+def test_bad_upload_answers_4xx_with_its_message_and_stores_nothing(api, request, case) -> None:
     existing_set = upload(api, URL["labels"], UPLOADS / "labels_mt.csv")
     existing_aoi = upload(api, URL["aoi"], UPLOADS / "aoi_mt.geojson")
     assert existing_set.status_code == 201 and existing_aoi.status_code == 201, existing_set.json()

@@ -21,7 +21,7 @@ LABEL_FILES = [
 
 
 @pytest.mark.parametrize(("name", "options"), LABEL_FILES)
-def test_label_upload_every_format(api, demo_store, name, options) -> None:  # type: ignore[no-untyped-def]
+def test_label_upload_every_format(api, demo_store, name, options) -> None:
     response = upload(api, "/api/labelsets/upload/", UPLOADS / name, name=name, **options)
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -35,7 +35,7 @@ def test_label_upload_every_format(api, demo_store, name, options) -> None:  # t
     assert -56.5 < lon < -55.0 and -13 < lat < -11.5  # reprojected to lon/lat in Mato Grosso
 
 
-def test_custom_columns_and_rejected_rows_are_reported(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_custom_columns_and_rejected_rows_are_reported(api, demo_store) -> None:
     content = b"lon,lat,cover,when\n-55.98819,-12.03646,Forest,2011\n-55.98,-12.03,,2011\n-55.97,-12.02,Forest,notadate\n"
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -50,7 +50,7 @@ def test_custom_columns_and_rejected_rows_are_reported(api, demo_store) -> None:
     assert [r["row"] for r in report["rejected"]] == [2, 3]
 
 
-def test_allowed_classes_reject_other_rows_and_set_spelling(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_classes_reject_other_rows_and_set_spelling(api, demo_store) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     content = (UPLOADS / "labels_mt.csv").read_bytes()
@@ -77,7 +77,7 @@ def test_allowed_classes_reject_other_rows_and_set_spelling(api, demo_store) -> 
     ]  # as the user spelled them
 
 
-def test_bad_label_file_stores_nothing_and_keeps_existing(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_bad_label_file_stores_nothing_and_keeps_existing(api, demo_store) -> None:
     good = upload(api, "/api/labelsets/upload/", UPLOADS / "labels_mt.csv")
     assert good.status_code == 201
     before = (LabelSet.objects.count(), Label.objects.count())
@@ -91,7 +91,7 @@ def test_bad_label_file_stores_nothing_and_keeps_existing(api, demo_store) -> No
     assert (LabelSet.objects.count(), Label.objects.count()) == before
 
 
-def test_aoi_draw_upload_and_isolation(api, other_api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_aoi_draw_upload_and_isolation(api, other_api, demo_store) -> None:
     geometry = {
         "type": "Polygon",
         "coordinates": [
@@ -116,7 +116,7 @@ def test_aoi_draw_upload_and_isolation(api, other_api, demo_store) -> None:  # t
     assert AOI.objects.count() == 1
 
 
-def test_aoi_outside_coverage_is_refused(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_aoi_outside_coverage_is_refused(api, demo_store) -> None:
     geometry = {
         "type": "Polygon",
         "coordinates": [[[10, 45], [10.1, 45], [10.1, 45.1], [10, 45.1], [10, 45]]],
@@ -127,7 +127,7 @@ def test_aoi_outside_coverage_is_refused(api, demo_store) -> None:  # type: igno
     assert AOI.objects.count() == 0
 
 
-def test_templates_download_without_login(client) -> None:  # type: ignore[no-untyped-def]
+def test_templates_download_without_login(client) -> None:
     names = client.get("/api/templates/").json()
     assert "labels_template.csv" in names and "labels_template_shapefile.zip" in names
     response = client.get("/api/templates/labels_template.csv")
@@ -135,12 +135,12 @@ def test_templates_download_without_login(client) -> None:  # type: ignore[no-un
     assert client.get("/api/templates/..%2Fsettings.py").status_code == 404
 
 
-def test_api_requires_authentication(client) -> None:  # type: ignore[no-untyped-def]
+def test_api_requires_authentication(client) -> None:
     for url in ["/api/aois/", "/api/labelsets/", "/api/analyses/"]:
         assert client.get(url).status_code in (401, 403)
 
 
-def test_schema_and_docs(api) -> None:  # type: ignore[no-untyped-def]
+def test_schema_and_docs(api) -> None:
     schema = api.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/analyses/" in schema.content
     docs = api.get("/api/docs/")

@@ -11,7 +11,7 @@ from monitoring.services.demo import demo_load
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_load_demo_twice(tmp_path, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_load_demo_twice(tmp_path, shared_data) -> None:
     with override_settings(
         ESD_STORE=str(tmp_path / "store"), MEDIA_ROOT=str(tmp_path / "media"), SHARED_DATA_DIR=shared_data
     ):

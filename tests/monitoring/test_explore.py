@@ -16,7 +16,7 @@ from tests.monitoring.test_tiles import png_rgba, run_demo_analysis, tile_over
 pytestmark = pytest.mark.django_db
 
 
-def test_similar_pixels_and_html_export(api, other_api, demo_store, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_similar_pixels_and_html_export(api, other_api, demo_store, shared_data, monkeypatch) -> None:
     pk = run_demo_analysis(api, shared_data, monkeypatch)
     url = f"/api/analyses/{pk}/similar/"
     click = {"lon": -55.95, "lat": -12.02, "year": 2012}

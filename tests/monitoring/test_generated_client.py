@@ -31,7 +31,7 @@ PASSWORD = "client-pass-2026"
 
 
 @pytest.fixture(scope="module")
-def esd_client(tmp_path_factory):  # type: ignore[no-untyped-def]
+def esd_client(tmp_path_factory):
     """The generated package ``esd_client`` (imported from a temporary folder)."""
     folder = tmp_path_factory.mktemp("client")
     schema = folder / "schema.json"
@@ -66,7 +66,7 @@ def esd_client(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_whole_workflow_through_the_generated_client(
     esd_client, live_server, django_user_model, demo_store, celery_worker, shared_data
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from esd_client import AuthenticatedClient, Client
     from esd_client.api.analyses import (
         analyses_create,

@@ -8,14 +8,14 @@ from django.test import Client, override_settings
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 
-def test_healthz_all_ok_with_a_real_worker(celery_worker) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_all_ok_with_a_real_worker(celery_worker) -> None:
     response = Client().get("/healthz")
     assert response.status_code == 200, response.content
     assert response.json() == {"database": "ok", "broker": "ok", "worker": "ok", "status": "ok"}
 
 
 @override_settings(HEALTHZ_WORKER_TIMEOUT=0.5)
-def test_healthz_without_worker_says_so(worker_env) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_without_worker_says_so(worker_env) -> None:
     from webapp.celery import app
 
     queue = app.conf.task_default_queue

@@ -68,7 +68,7 @@ features = st.builds(
 )
 
 
-def _check_labels(report, rows: int | None) -> None:  # type: ignore[no-untyped-def]
+def _check_labels(report, rows: int | None) -> None:
     assert report.accepted, "a report with no accepted label must be an UploadError"
     for label in report.accepted:
         geom = label.geometry
@@ -83,7 +83,7 @@ def _check_labels(report, rows: int | None) -> None:  # type: ignore[no-untyped-
 
 @PROPERTY
 @given(st.lists(features, min_size=0, max_size=12))
-def test_label_geojson_is_parsed_or_refused_with_a_message(feats) -> None:  # type: ignore[no-untyped-def]
+def test_label_geojson_is_parsed_or_refused_with_a_message(feats) -> None:
     content = json.dumps({"type": "FeatureCollection", "features": feats}).encode()
     try:
         report = parse_labels("labels.geojson", content, LabelOptions(), LIMITS)
@@ -95,7 +95,7 @@ def test_label_geojson_is_parsed_or_refused_with_a_message(feats) -> None:  # ty
 
 @PROPERTY
 @given(st.lists(st.tuples(numbers, numbers, classes, dates), min_size=0, max_size=15))
-def test_label_csv_is_parsed_or_refused_with_a_message(rows) -> None:  # type: ignore[no-untyped-def]
+def test_label_csv_is_parsed_or_refused_with_a_message(rows) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["lon", "lat", "class", "date"])
@@ -111,7 +111,7 @@ def test_label_csv_is_parsed_or_refused_with_a_message(rows) -> None:  # type: i
 
 @PROPERTY
 @given(st.binary(max_size=600), st.sampled_from(["x.csv", "x.geojson", "x.zip", "x.gpkg", "x.kml"]))
-def test_arbitrary_bytes_are_refused_with_a_message(content, name) -> None:  # type: ignore[no-untyped-def]
+def test_arbitrary_bytes_are_refused_with_a_message(content, name) -> None:
     for parse in (
         lambda: parse_labels(name, content, LabelOptions(), LIMITS),
         lambda: parse_aoi(name, content, LIMITS),
@@ -132,7 +132,7 @@ def test_arbitrary_bytes_are_refused_with_a_message(content, name) -> None:  # t
         max_size=5,
     )
 )
-def test_generated_archives_are_refused_or_parsed(members) -> None:  # type: ignore[no-untyped-def]
+def test_generated_archives_are_refused_or_parsed(members) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         for name, data in members:
@@ -147,7 +147,7 @@ def test_generated_archives_are_refused_or_parsed(members) -> None:  # type: ign
 
 @PROPERTY
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=255))
-def test_damaged_real_shapefile_is_refused_or_parsed(offset, value) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_real_shapefile_is_refused_or_parsed(offset, value) -> None:
     original = (UPLOADS / "labels_mt_utm21s_shapefile.zip").read_bytes()
     data = bytearray(original)
     data[offset % len(data)] = value
@@ -161,7 +161,7 @@ def test_damaged_real_shapefile_is_refused_or_parsed(offset, value) -> None:  # 
 
 @PROPERTY
 @given(st.lists(rings, min_size=1, max_size=3))
-def test_aoi_polygons_are_valid_or_refused(ring_list) -> None:  # type: ignore[no-untyped-def]
+def test_aoi_polygons_are_valid_or_refused(ring_list) -> None:
     geometry = {"type": "MultiPolygon", "coordinates": [[r] for r in ring_list]}
     coverage = shapely.box(-56, -13, -54, -11)
     try:
@@ -178,7 +178,7 @@ def test_aoi_polygons_are_valid_or_refused(ring_list) -> None:  # type: ignore[n
 
 @PROPERTY
 @given(st.lists(features, min_size=1, max_size=5))
-def test_aoi_files_are_valid_or_refused(feats) -> None:  # type: ignore[no-untyped-def]
+def test_aoi_files_are_valid_or_refused(feats) -> None:
     content = json.dumps({"type": "FeatureCollection", "features": feats}).encode()
     try:
         report = parse_aoi("aoi.geojson", content, LIMITS)

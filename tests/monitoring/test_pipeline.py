@@ -22,7 +22,7 @@ DEMO_PARAMETERS = {
 }  # crop years (Sep->Aug) come from the tiles' ESD_YEAR_START_MONTH tag
 
 
-def wait_done(api, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-untyped-def]
+def wait_done(api, pk: int, timeout: float = 600) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
@@ -35,7 +35,7 @@ def wait_done(api, pk: int, timeout: float = 600) -> dict:  # type: ignore[no-un
     )
 
 
-def start_demo_analysis(api, shared_data, **overrides) -> int:  # type: ignore[no-untyped-def]
+def start_demo_analysis(api, shared_data, **overrides) -> int:
     labels = api.post(
         "/api/labelsets/upload/",
         {
@@ -119,7 +119,7 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
                 assert abs(stored[key][part][name] - share) <= 1e-4, (key, part, name)
 
 
-def assert_consistent_maps(pk: int, stats: dict) -> None:  # type: ignore[type-arg]
+def assert_consistent_maps(pk: int, stats: dict) -> None:
     """The published land cover is the temporal step's output; its table counts what the step moved."""
     import numpy as np
     import rasterio
@@ -142,7 +142,7 @@ def assert_consistent_maps(pk: int, stats: dict) -> None:  # type: ignore[type-a
     assert tm["changes_after"] < tm["changes_before"]  # the maps hold still where they flickered
 
 
-def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, shared_data) -> None:
     pk = start_demo_analysis(api, shared_data)
     body = wait_done(api, pk)
     assert body["status"] == "done", body["error_message"]
@@ -239,7 +239,7 @@ def test_demo_analysis_end_to_end(api, other_api, demo_store, celery_worker, sha
     assert ours.change_f1 >= 0.70 and ours.change_precision >= 0.6
 
 
-def test_cancel_stops_and_marks_cancelled(api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_stops_and_marks_cancelled(api, demo_store, celery_worker, shared_data) -> None:
     pk = start_demo_analysis(api, shared_data, parameters={**DEMO_PARAMETERS, "tasgen": {"epochs": 400}})
     deadline = time.monotonic() + 120
     while Analysis.objects.get(pk=pk).stage in ("queued", "lookup") and time.monotonic() < deadline:
@@ -252,7 +252,7 @@ def test_cancel_stops_and_marks_cancelled(api, demo_store, celery_worker, shared
     assert api.post(f"/api/analyses/{pk}/cancel/").status_code == 409
 
 
-def test_rerun_reuses_finished_stages(api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_reuses_finished_stages(api, demo_store, celery_worker, shared_data) -> None:
     first = wait_done(api, start_demo_analysis(api, shared_data))
     assert first["status"] == "done", first["error_message"]
     analysis = Analysis.objects.get(pk=first["id"])
@@ -284,7 +284,7 @@ def test_rerun_reuses_finished_stages(api, demo_store, celery_worker, shared_dat
     assert a == b
 
 
-def test_bad_analysis_requests(api, other_api, demo_store, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_bad_analysis_requests(api, other_api, demo_store, shared_data) -> None:
     labels = api.post(
         "/api/labelsets/upload/",
         {"file": SimpleUploadedFile("l.csv", static_labels_csv(shared_data))},

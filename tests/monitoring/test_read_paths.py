@@ -23,7 +23,7 @@ from tests.monitoring.test_tiles import png_rgba, run_demo_analysis, tile_over
 pytestmark = pytest.mark.django_db
 
 
-def test_tile_cache_serves_repeats_and_never_stale(api, other_api, demo_store, shared_data, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_tile_cache_serves_repeats_and_never_stale(api, other_api, demo_store, shared_data, monkeypatch, tmp_path) -> None:  # fmt: skip
     from monitoring import tiles
 
     pk = run_demo_analysis(api, shared_data, monkeypatch)
@@ -81,7 +81,7 @@ def test_tile_cache_serves_repeats_and_never_stale(api, other_api, demo_store, s
     assert fresh.status_code == 200 and fresh.content == recoloured.content
 
 
-def test_product_for_tile_is_owner_filtered_and_complete(api, owner, other, demo_store, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_product_for_tile_is_owner_filtered_and_complete(api, owner, other, demo_store, shared_data, monkeypatch) -> None:  # fmt: skip
     pk = run_demo_analysis(api, shared_data, monkeypatch)
     for product in MapProduct.objects.filter(analysis_id=pk).select_related("analysis__label_set"):
         fast = product_for_tile(user=owner, analysis_pk=pk, pk=product.pk)
@@ -94,7 +94,7 @@ def test_product_for_tile_is_owner_filtered_and_complete(api, owner, other, demo
         assert product_for_tile(user=owner, analysis_pk=pk + 1, pk=product.pk) is None
 
 
-def test_sample_rows_match_the_serializer(api, demo_store, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_sample_rows_match_the_serializer(api, demo_store, shared_data, monkeypatch) -> None:
     pk = run_demo_analysis(api, shared_data, monkeypatch)
     analysis = Analysis.objects.get(pk=pk)
     DynamicSample.objects.filter(analysis=analysis, year=2010).update(
@@ -110,7 +110,7 @@ def test_sample_rows_match_the_serializer(api, demo_store, shared_data, monkeypa
     assert page["results"] == DynamicSampleOutputSerializer(qs[50:150], many=True).data
 
 
-def test_token_authentication_answers_like_drf(owner, other) -> None:  # type: ignore[no-untyped-def]
+def test_token_authentication_answers_like_drf(owner, other) -> None:
     """DRF answers 403 (not 401) to a bad token here: the session check comes first in the settings."""
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient

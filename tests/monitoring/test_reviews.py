@@ -19,13 +19,13 @@ from tests.monitoring.test_pipeline import start_demo_analysis, wait_done
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def queue(api, pk: int, **params) -> dict:  # type: ignore[no-untyped-def]
+def queue(api, pk: int, **params) -> dict:
     response = api.get(f"/api/analyses/{pk}/review/", {"limit": 1000, **params})
     assert response.status_code == 200, response.json()
     return response.json()
 
 
-def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_data) -> None:
     first = wait_done(api, start_demo_analysis(api, shared_data))
     assert first["status"] == "done", first["error_message"]
     pk = first["id"]
@@ -159,7 +159,7 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     )
 
 
-def test_bad_review_input(api, other_api, owner, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_bad_review_input(api, other_api, owner, shared_data) -> None:
     from django.contrib.gis.geos import MultiPolygon, Point, Polygon
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def schema(tmp_path_factory) -> dict:  # type: ignore[no-untyped-def]
+def schema(tmp_path_factory) -> dict:
     """The schema as ``manage.py spectacular --validate --fail-on-warn`` writes it (fails on a warning)."""
     path = tmp_path_factory.mktemp("schema") / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
@@ -30,7 +30,7 @@ def _request_ref(schema: dict, path: str, method: str) -> str:
     return next(iter(body.values()))["schema"]["$ref"].rsplit("/", 1)[1]
 
 
-def test_request_bodies_have_their_own_components(schema) -> None:  # type: ignore[no-untyped-def]
+def test_request_bodies_have_their_own_components(schema) -> None:
     """The five nested ``InputSerializer`` bodies no longer collapse into the analysis body."""
     bodies = {
         ("/api/aois/", "post"): {"name", "geometry"},
@@ -51,7 +51,7 @@ def test_request_bodies_have_their_own_components(schema) -> None:  # type: igno
     assert len(ids) == len(set(ids))
 
 
-def test_analysis_parameters_are_declared_with_ranges(schema) -> None:  # type: ignore[no-untyped-def]
+def test_analysis_parameters_are_declared_with_ranges(schema) -> None:
     components = schema["components"]["schemas"]
     tasgen = components["TasGenParametersRequest"]["properties"]
     assert tasgen["epochs"]["type"] == "integer" and tasgen["epochs"]["minimum"] == 1
@@ -62,7 +62,7 @@ def test_analysis_parameters_are_declared_with_ranges(schema) -> None:  # type: 
     assert {"seed", "year_start_month", "change_pair", "tasgen", "classifier"} <= set(top)
 
 
-def test_every_query_parameter_is_declared(schema) -> None:  # type: ignore[no-untyped-def]
+def test_every_query_parameter_is_declared(schema) -> None:
     params = {
         p["name"]: p["schema"]
         for p in schema["paths"]["/api/analyses/{id}/samples/"]["get"]["parameters"]
@@ -102,7 +102,7 @@ def test_no_view_reads_query_parameters_by_hand() -> None:
         ("changed=maybe", "changed"),
     ],
 )
-def test_bad_sample_query_answers_400_naming_it(api, analysis_row, query, parameter) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sample_query_answers_400_naming_it(api, analysis_row, query, parameter) -> None:
     response = api.get(f"/api/analyses/{analysis_row.pk}/samples/?{query}")
     assert response.status_code == 400, response.content[:200]
     assert parameter in response.json(), response.json()
@@ -113,14 +113,14 @@ def test_bad_sample_query_answers_400_naming_it(api, analysis_row, query, parame
     ("query", "parameter"),
     [("lon=abc&lat=1", "lon"), ("lon=1", "lat"), ("lon=200&lat=1", "lon"), ("lon=nan&lat=1", "lon")],
 )
-def test_bad_pixel_query_answers_400_naming_it(api, analysis_row, query, parameter) -> None:  # type: ignore[no-untyped-def]
+def test_bad_pixel_query_answers_400_naming_it(api, analysis_row, query, parameter) -> None:
     response = api.get(f"/api/analyses/{analysis_row.pk}/pixel/?{query}")
     assert response.status_code == 400, response.content[:200]
     assert parameter in response.json(), response.json()
 
 
 @pytest.mark.django_db
-def test_good_sample_query_pages(api, analysis_row) -> None:  # type: ignore[no-untyped-def]
+def test_good_sample_query_pages(api, analysis_row) -> None:
     body = api.get(f"/api/analyses/{analysis_row.pk}/samples/?limit=2&offset=0&changed=false").json()
     assert body == {"count": 0, "results": []}
     assert api.get(f"/api/analyses/{analysis_row.pk}/stats/?fmt=json").status_code == 200

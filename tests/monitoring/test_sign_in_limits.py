@@ -24,7 +24,7 @@ WINDOW = 3
 
 
 @pytest.fixture
-def user():  # type: ignore[no-untyped-def]
+def user():
     caches["default"].clear()  # the throttle's counts
     return get_user_model().objects.create_user("cy", password=PASSWORD)
 
@@ -34,7 +34,7 @@ def _wait_for_fresh_window() -> None:
 
 
 @override_settings(ESD_LOGIN_RATE=f"{RATE}/{WINDOW}s")
-def test_login_brute_force_gets_429_and_the_user_is_let_in_after_the_window(user) -> None:  # type: ignore[no-untyped-def]
+def test_login_brute_force_gets_429_and_the_user_is_let_in_after_the_window(user) -> None:
     client = Client()
     codes = [
         client.post("/accounts/login/", {"username": "cy", "password": f"guess-{i}"}).status_code
@@ -52,7 +52,7 @@ def test_login_brute_force_gets_429_and_the_user_is_let_in_after_the_window(user
 
 
 @override_settings(ESD_LOGIN_RATE=f"{RATE}/{WINDOW}s")
-def test_token_brute_force_gets_429_then_the_right_password_works(user) -> None:  # type: ignore[no-untyped-def]
+def test_token_brute_force_gets_429_then_the_right_password_works(user) -> None:
     client = Client()
     codes = [
         client.post("/api/token/", {"username": "cy", "password": f"guess-{i}"}).status_code

@@ -50,7 +50,7 @@ def test_the_table_is_consistent() -> None:
 
 
 @pytest.fixture
-def analysis(tmp_path: Path, django_user_model):  # type: ignore[no-untyped-def]
+def analysis(tmp_path: Path, django_user_model):
     """A running analysis over a 2-window grid (no store needed: the grid file is written)."""
     with override_settings(MEDIA_ROOT=str(tmp_path)):
         owner = django_user_model.objects.create_user("steps", password="steps-pass-2026")

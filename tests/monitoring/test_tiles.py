@@ -24,7 +24,7 @@ PARAMETERS = {  # a quick TasGen: these tests check the maps, not the dynamic la
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 
-def run_demo_analysis(api, shared_data, monkeypatch) -> int:  # type: ignore[no-untyped-def]
+def run_demo_analysis(api, shared_data, monkeypatch) -> int:
     """Upload the real MT labels and the demo AOI through the API, then run the pipeline stages in this
     process (the tasks the workers would run, in their order); returns the finished analysis id."""
     labels = api.post(
@@ -84,7 +84,7 @@ def opaque_colors(rgba: np.ndarray) -> set[str]:
     return {"#" + bytes(int(c) for c in p).hex() for p in np.unique(px, axis=0)}
 
 
-def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, monkeypatch) -> None:
     pk = run_demo_analysis(api, shared_data, monkeypatch)
     body = api.get(f"/api/analyses/{pk}/").json()
     class_colors = {c["color"] for c in body["classes"]}
@@ -159,7 +159,7 @@ def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, mon
     assert {f["properties"]["year"] for f in coverage["footprints"]["features"]} == set(YEARS)
 
 
-def test_threshold_tile_hides_low_values_and_nodata(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_threshold_tile_hides_low_values_and_nodata(tmp_path) -> None:
     """Edge cases on a synthetic float COG (Web Mercator, one z=10 tile): NaN and values under the
     threshold are transparent, the rest drawn in the similarity colours; tiles elsewhere are 404."""
     from affine import Affine

@@ -18,7 +18,7 @@ from monitoring.models import LabelSet
 from testkit.mato_grosso import static_labels_csv
 
 
-def upload_labels(api, shared_data, crop_year_end: int, name: str) -> int:  # type: ignore[no-untyped-def]
+def upload_labels(api, shared_data, crop_year_end: int, name: str) -> int:
     response = api.post(
         "/api/labelsets/upload/",
         {
@@ -36,7 +36,7 @@ def upload_labels(api, shared_data, crop_year_end: int, name: str) -> int:  # ty
 @pytest.mark.django_db
 def test_a_validation_set_is_marked_by_patch_and_never_trains(
     api, other_api, demo_store, shared_data
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pk = upload_labels(api, shared_data, 2011, "held back")
     assert api.get(f"/api/labelsets/{pk}/").json()["is_validation"] is False
     assert other_api.patch(f"/api/labelsets/{pk}/", {"is_validation": True}, format="json").status_code == 404
@@ -63,7 +63,7 @@ def test_a_validation_set_is_marked_by_patch_and_never_trains(
     assert api.patch(f"/api/labelsets/{pk}/", {"is_validation": "maybe"}, format="json").status_code == 400
 
 
-def check_demo_validation(api, other_api, pk: int, shared_data) -> dict:  # type: ignore[no-untyped-def]
+def check_demo_validation(api, other_api, pk: int, shared_data) -> dict:
     """Assess the finished demo analysis ``pk`` with the real 2010-11 labels; returns the assessment."""
     held = upload_labels(api, shared_data, 2011, "MT crop year 2010-11 (held back)")
     analysis = api.get(f"/api/analyses/{pk}/").json()

@@ -12,7 +12,7 @@ from tests.security.world import DEMO_LAT, DEMO_LON, DEMO_YEAR, SECRET_NAME, Wor
 
 
 @pytest.fixture
-def world(api, demo_store, celery_worker, shared_data) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
+def world(api, demo_store, celery_worker, shared_data) -> World:  # noqa: F811
     """``owner``'s AOI, label set and a finished real analysis of the Mato Grosso demo, with a similar-pixel answer."""
     pk = start_demo_analysis(api, shared_data, name=SECRET_NAME)
     body = wait_done(api, pk)

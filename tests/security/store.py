@@ -14,7 +14,7 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def demo_store_dir(tmp_path_factory, shared_data) -> Path:  # type: ignore[no-untyped-def]
+def demo_store_dir(tmp_path_factory, shared_data) -> Path:
     """The real Mato Grosso MODIS stack encoded by the shipped ESDNet into ESD tiles."""
     from ml.esd.encode import encode_demo
 

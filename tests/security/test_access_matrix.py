@@ -52,14 +52,14 @@ DELETE_ORDER = ["analysis-detail", "aoi-detail", "labelset-detail"]
 NOT_AUTHORISED = {401, 403}
 
 
-def _client(user=None) -> Client:  # type: ignore[no-untyped-def]
+def _client(user=None) -> Client:
     client = Client()
     if user is not None:
         client.force_login(user)
     return client
 
 
-def _call(client: Client, method: str, url: str, name: str):  # type: ignore[no-untyped-def]
+def _call(client: Client, method: str, url: str, name: str):
     if method == "get":
         return client.get(url + QUERY.get(name, ""))
     if method == "delete":
@@ -67,7 +67,7 @@ def _call(client: Client, method: str, url: str, name: str):  # type: ignore[no-
     return getattr(client, method)(url, data=json.dumps(BODY.get(name, {})), content_type="application/json")
 
 
-def _body(response) -> bytes:  # type: ignore[no-untyped-def]
+def _body(response) -> bytes:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content)
     return response.content
@@ -88,11 +88,11 @@ def _ids(data: Any) -> set[int]:
     return found
 
 
-def _is_login_redirect(response) -> bool:  # type: ignore[no-untyped-def]
+def _is_login_redirect(response) -> bool:
     return response.status_code in (301, 302) and "login" in response.get("Location", "")
 
 
-def _check_other(route: Route, method: str, url: str, response, world: World) -> str | None:  # type: ignore[no-untyped-def]
+def _check_other(route: Route, method: str, url: str, response, world: World) -> str | None:
     """A leak found in another user's answer, or None."""
     owned_url = any(k in route.kwargs for k in ("pk", "product_pk")) and route.name not in PUBLIC
     if owned_url and response.status_code != 404:
@@ -109,7 +109,7 @@ def _check_other(route: Route, method: str, url: str, response, world: World) ->
     return None
 
 
-def test_access_matrix(world, owner, other) -> None:  # type: ignore[no-untyped-def]
+def test_access_matrix(world, owner, other) -> None:
     anonymous, mine, theirs = _client(), _client(owner), _client(other)
     all_routes = routes()
     api_routes = [r for r in all_routes if r.is_api]

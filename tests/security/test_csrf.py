@@ -38,7 +38,7 @@ def _post_forms(page: str, client: Client) -> list[tuple[str, bool]]:
     return forms
 
 
-def test_every_html_form_needs_the_csrf_token(owner) -> None:  # type: ignore[no-untyped-def]
+def test_every_html_form_needs_the_csrf_token(owner) -> None:
     pages = [
         "/" + r.route
         for r in routes()
@@ -60,7 +60,7 @@ def test_every_html_form_needs_the_csrf_token(owner) -> None:  # type: ignore[no
     print(f"CSRF: {len(found)} HTML forms refused without the token: {sorted(found)}")
 
 
-def test_every_unsafe_api_method_needs_the_csrf_token_under_session_auth(owner) -> None:  # type: ignore[no-untyped-def]
+def test_every_unsafe_api_method_needs_the_csrf_token_under_session_auth(owner) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     checked = []

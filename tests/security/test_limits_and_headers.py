@@ -32,7 +32,7 @@ OUTSIDE_MARKERS = [b"root:x:0:0", b"DEFAULT_SECRET_KEY", b"DJANGO_SETTINGS_MODUL
 
 
 @pytest.mark.parametrize("url", ["/api/labelsets/upload/", "/api/aois/upload/"])
-def test_upload_over_the_size_limit_is_413(api, url) -> None:  # type: ignore[no-untyped-def]
+def test_upload_over_the_size_limit_is_413(api, url) -> None:
     limit = settings.ESD_UPLOAD_MAX_BYTES
     big = SimpleUploadedFile("big.geojson", b" " * (limit + 1))
     response = api.post(url, {"file": big}, format="multipart")
@@ -44,11 +44,11 @@ def test_upload_over_the_size_limit_is_413(api, url) -> None:  # type: ignore[no
     assert LabelSet.objects.count() == AOI.objects.count() == 0
 
 
-def _served(response) -> bytes:  # type: ignore[no-untyped-def]
+def _served(response) -> bytes:
     return b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
 
 
-def test_no_download_serves_a_file_named_by_the_user(api, owner) -> None:  # type: ignore[no-untyped-def]
+def test_no_download_serves_a_file_named_by_the_user(api, owner) -> None:
     """``../`` in every string URL parameter, query parameter and upload name serves nothing outside."""
     labels = upload(api, "/api/labelsets/upload/", UPLOADS / "labels_mt.csv").json()
     aoi = upload(api, "/api/aois/upload/", UPLOADS / "aoi_mt.geojson").json()
@@ -141,7 +141,7 @@ def _production_settings() -> dict:
     return values
 
 
-def test_production_headers_and_cookies(owner) -> None:  # type: ignore[no-untyped-def]
+def test_production_headers_and_cookies(owner) -> None:
     prod = _production_settings()
     assert prod["DEBUG"] is False
     with override_settings(**prod):

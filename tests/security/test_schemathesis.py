@@ -43,13 +43,13 @@ def keep_test_connection() -> Iterator[None]:
 
 
 @pytest.fixture
-def token(api, owner) -> str:  # type: ignore[no-untyped-def]
+def token(api, owner) -> str:
     assert upload(api, "/api/labelsets/upload/", UPLOADS / "labels_mt.csv").status_code == 201
     assert upload(api, "/api/aois/upload/", UPLOADS / "aoi_mt.geojson").status_code == 201
     return Token.objects.create(user=owner).key
 
 
-def test_no_operation_answers_a_server_error(token) -> None:  # type: ignore[no-untyped-def]
+def test_no_operation_answers_a_server_error(token) -> None:
     """Every operation of the schema, ``MAX_EXAMPLES`` generated requests each, none answers 5xx."""
     from webapp.wsgi import application
 
@@ -57,7 +57,7 @@ def test_no_operation_answers_a_server_error(token) -> None:  # type: ignore[no-
         _fuzz(schemathesis.openapi.from_wsgi("/api/schema/", application), token)
 
 
-def _fuzz(api_schema, token: str) -> None:  # type: ignore[no-untyped-def]
+def _fuzz(api_schema, token: str) -> None:
     headers = {"Authorization": f"Token {token}"}
     server_errors: list[str] = []
     calls: list[int] = []
@@ -76,7 +76,7 @@ def _fuzz(api_schema, token: str) -> None:  # type: ignore[no-untyped-def]
             derandomize=True,
             database=None,
         )
-        def run(case) -> None:  # type: ignore[no-untyped-def]
+        def run(case) -> None:
             response = case.call(headers=headers)
             calls.append(response.status_code)
             if response.status_code >= 500:
@@ -97,7 +97,7 @@ def _fuzz(api_schema, token: str) -> None:  # type: ignore[no-untyped-def]
     assert not server_errors, "\n".join(server_errors)
 
 
-def test_stateful_sequences_answer_no_server_error(token) -> None:  # type: ignore[no-untyped-def]
+def test_stateful_sequences_answer_no_server_error(token) -> None:
     """Sequences along the schema's links (create -> read / patch / delete ...), none answers 5xx."""
     from webapp.wsgi import application
 
@@ -114,10 +114,10 @@ def test_stateful_sequences_answer_no_server_error(token) -> None:  # type: igno
         assert links >= 10, "the schema declares links from the create operations"
 
         class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
-            def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]
+            def get_call_kwargs(self, case):
                 return {"headers": {"Authorization": f"Token {token}"}}
 
-            def validate_response(self, response, case, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            def validate_response(self, response, case, **kwargs) -> None:
                 calls.append(response.status_code)
                 if response.status_code >= 500:
                     server_errors.append(f"{case.method} {case.formatted_path} -> {response.status_code}")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.django_db(transaction=True)
-def test_task_through_redis_writes_to_postgis(celery_worker) -> None:  # type: ignore[no-untyped-def]
+def test_task_through_redis_writes_to_postgis(celery_worker) -> None:
     from django.db import connection
 
     from monitoring.models import WorkerHeartbeat

@@ -15,13 +15,13 @@ from tests.ml.tasgen.conftest import CERRADO_MY, MT9
 
 
 @pytest.fixture(scope="module")
-def dtwsat():  # type: ignore[no-untyped-def]
+def dtwsat():
     if not default_dtwsat_cube().is_dir():
         pytest.fail(f"shared data not found at {default_dtwsat_cube()}; set ESD_SHARED_DATA")
     return dtwsat_case(seed=0)
 
 
-def test_dtwsat_case_scores_the_real_labels_of_other_crop_years(dtwsat) -> None:  # type: ignore[no-untyped-def]
+def test_dtwsat_case_scores_the_real_labels_of_other_crop_years(dtwsat) -> None:
     case = dtwsat
     s = case.series
     s.validate()
@@ -39,7 +39,7 @@ def test_dtwsat_case_scores_the_real_labels_of_other_crop_years(dtwsat) -> None:
     assert not np.array_equal(dtwsat_case(seed=1).fold, case.fold)
 
 
-def test_static_copy_and_truth_scores_on_the_scored_years_only(dtwsat) -> None:  # type: ignore[no-untyped-def]
+def test_static_copy_and_truth_scores_on_the_scored_years_only(dtwsat) -> None:
     case = dtwsat
     s = case.series
     copy = np.where(s.valid, s.static_class[:, None], "")
@@ -84,13 +84,13 @@ def test_static_year_classifier_pays_on_real_stable_series() -> None:
     assert got["false_change_rate"] > 0.05
 
 
-def test_cli_stable_needs_a_sample_file(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_stable_needs_a_sample_file(capsys) -> None:
     assert main(["evaluate", "--protocol", "stable"]) == 2
     assert "--samples" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_cli_evaluate_dtwsat_one_development_seed(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_evaluate_dtwsat_one_development_seed(capsys) -> None:
     assert main(["evaluate", "--protocol", "dtwsat", "--seeds", "1", "--first-seed", "100"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["evaluated_sample_years"] == 267
@@ -98,7 +98,7 @@ def test_cli_evaluate_dtwsat_one_development_seed(capsys) -> None:  # type: igno
     assert result["baselines"]["static"]["change_recall"] == 0.0
 
 
-def test_cli_rejects_bad_review_budgets(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_rejects_bad_review_budgets(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["evaluate", "--protocol", "dtwsat", "--reviews", "10,x"])
     assert "comma-separated integers" in capsys.readouterr().err

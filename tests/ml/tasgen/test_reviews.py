@@ -29,7 +29,7 @@ def new_class_case(mt9: SampleSet) -> tuple[SampleSeries, np.ndarray]:
     return replace(s, static_class=static), truth
 
 
-def test_reviews_teach_stage_2_a_class_the_label_set_lacks(new_class_case) -> None:  # type: ignore[no-untyped-def]
+def test_reviews_teach_stage_2_a_class_the_label_set_lacks(new_class_case) -> None:
     series, truth = new_class_case
     model = fit_tasgen(series, SMALL, seed=0)
     before = apply_tasgen(model, series, attribute=False)
@@ -55,7 +55,7 @@ def test_reviews_teach_stage_2_a_class_the_label_set_lacks(new_class_case) -> No
     assert np.isneginf(value[done]).all() and np.isfinite(value[~done]).all()
 
 
-def test_bad_reviews_are_clear_errors(new_class_case) -> None:  # type: ignore[no-untyped-def]
+def test_bad_reviews_are_clear_errors(new_class_case) -> None:
     series, _ = new_class_case
     model = fit_tasgen(series, replace(SMALL, rounds=1), seed=0)
     bad = np.full(series.valid.shape, "", dtype=object)
@@ -76,7 +76,7 @@ def test_bad_reviews_are_clear_errors(new_class_case) -> None:  # type: ignore[n
     assert apply_tasgen(refit, series, attribute=False, reviews=unk.astype(str)).klass[0, 0] == UNKNOWN
 
 
-def test_simulated_reviewer_answers_with_the_truth_and_helps(new_class_case) -> None:  # type: ignore[no-untyped-def]
+def test_simulated_reviewer_answers_with_the_truth_and_helps(new_class_case) -> None:
     series, truth = new_class_case
     n = series.n_samples
     fold = np.arange(n) % 2
