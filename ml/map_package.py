@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from rasterio.vrt import WarpedVRT
 from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
+from ml.atomic import atomic_path
 from ml.errors import ProductError
 
 RGBA = tuple[int, int, int, int]  # red, green, blue, alpha, each 0..255
@@ -181,40 +180,30 @@ def export_cog(
     Written to a temporary file, then renamed.
     """
     src_path, dst = Path(src_path), Path(dst_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=dst.parent)
-    os.close(fd)
-    try:
-        with rasterio.open(src_path) as src:
-            if colormap is None:
-                try:
-                    colormap = src.colormap(1)
-                except ValueError:
-                    colormap = None
-            tags = src.tags()
-            source = (
-                WarpedVRT(src, crs=dst_crs, resampling=Resampling.nearest) if dst_crs is not None else src
-            )
+    with atomic_path(dst, suffix=".tif") as tmp, rasterio.open(src_path) as src:
+        if colormap is None:
             try:
-                profile = cog_profiles.get("deflate")
-                profile.update(blockxsize=256, blockysize=256)
-                cog_translate(
-                    source,
-                    tmp_name,
-                    profile,
-                    nodata=src.nodata,
-                    colormap=colormap,
-                    overview_resampling="mode",
-                    additional_cog_metadata=tags,
-                    in_memory=True,
-                    quiet=True,
-                    use_cog_driver=False,
-                )
-            finally:
-                if source is not src:
-                    source.close()
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, dst)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+                colormap = src.colormap(1)
+            except ValueError:
+                colormap = None
+        tags = src.tags()
+        source = WarpedVRT(src, crs=dst_crs, resampling=Resampling.nearest) if dst_crs is not None else src
+        try:
+            profile = cog_profiles.get("deflate")
+            profile.update(blockxsize=256, blockysize=256)
+            cog_translate(
+                source,
+                str(tmp),
+                profile,
+                nodata=src.nodata,
+                colormap=colormap,
+                overview_resampling="mode",
+                additional_cog_metadata=tags,
+                in_memory=True,
+                quiet=True,
+                use_cog_driver=False,
+            )
+        finally:
+            if source is not src:
+                source.close()
     return dst

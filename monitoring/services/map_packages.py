@@ -8,7 +8,6 @@ deterministic name and reused; building is atomic, so two requests at once canno
 
 from __future__ import annotations
 
-import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import rasterio
 from django.conf import settings
 from rasterio.crs import CRS
 
+from ml.atomic import atomic_path
 from ml.colormaps import named_colormap
 from ml.errors import MLError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
@@ -110,18 +110,14 @@ def product_package(*, product: MapProduct, crs: str = "native") -> Path:
         tif = export_cog(source, Path(tmp) / f"{stem}.tif", dst_crs, colormap=colormap)
         with rasterio.open(tif) as out:
             crs_text = out.crs.to_string() if out.crs else "none"
-        fd, tmp_zip = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=folder)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.write(tif, f"{stem}.tif")
-                if categories:
-                    zf.writestr(f"{stem}.tif.aux.xml", pam_xml(categories, with_change_columns=change))
-                    zf.writestr(f"{stem}.qml", qml_style(categories))
-                    zf.writestr(f"{stem}_codes.csv", codes_csv(categories, with_change_columns=change))
-                zf.writestr("README.txt", _readme(product, crs_text, bool(categories)))
-            os.replace(tmp_zip, target)
-        finally:
-            if os.path.exists(tmp_zip):
-                os.unlink(tmp_zip)
+        with (
+            atomic_path(target, suffix=".zip") as tmp_zip,
+            zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        ):
+            zf.write(tif, f"{stem}.tif")
+            if categories:
+                zf.writestr(f"{stem}.tif.aux.xml", pam_xml(categories, with_change_columns=change))
+                zf.writestr(f"{stem}.qml", qml_style(categories))
+                zf.writestr(f"{stem}_codes.csv", codes_csv(categories, with_change_columns=change))
+            zf.writestr("README.txt", _readme(product, crs_text, bool(categories)))
     return target
