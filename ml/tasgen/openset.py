@@ -54,7 +54,7 @@ def _knn_mean(rows: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     """(M,) mean distance to the ``k`` nearest ``rows``, leaving out a row's own copy (distance 0)."""
     d = _nearest(rows, x, k + 1)
     self_hit = d[:, 0] < 1e-9
-    return np.where(self_hit, d[:, 1 : k + 1].mean(1), d[:, :k].mean(1))
+    return np.asarray(np.where(self_hit, d[:, 1 : k + 1].mean(1), d[:, :k].mean(1)), dtype=np.float64)
 
 
 def fit_class_reference(
@@ -109,4 +109,4 @@ def is_unknown(
     if novelty.ndim != 2 or static_index.shape != (len(novelty),):
         raise TasGenError(f"novelty {novelty.shape} and static_index {static_index.shape} do not match")
     unlike_static = novelty[np.arange(len(novelty)), static_index] > threshold
-    return unlike_static & (novelty.min(axis=1) > threshold)
+    return np.asarray(unlike_static & (novelty.min(axis=1) > threshold), dtype=bool)

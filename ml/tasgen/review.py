@@ -30,7 +30,7 @@ UNKNOWN_BONUS: Final[float] = 3.0  # added to the value of ``unknown`` years: ab
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50.0, 50.0)))
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -50.0, 50.0))), dtype=np.float64)
 
 
 def review_value(
