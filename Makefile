@@ -66,9 +66,11 @@ bench: install venv-dev
 	bash .ci/install-system.sh test
 	bash bench/run_all.sh
 
+## make lint: ruff, then mypy over ml/ (strict), monitoring/ tasks/ webapp/ (django-stubs), bench/ tests/ (pyproject.toml)
 lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=webapp.settings.test $(VENV)/bin/mypy
 
 format: venv-dev
 	$(VENV)/bin/ruff format .

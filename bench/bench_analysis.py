@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.test")
@@ -34,6 +35,9 @@ QUEUE = f"esd-bench-{uuid.uuid4().hex[:6]}"
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
 WORK = Path(os.environ.get("ESD_BENCH_DIR", tempfile.mkdtemp(prefix="esd-bench-")))
 os.environ["MEDIA_ROOT"] = str(WORK / "media")
+
+if TYPE_CHECKING:
+    from monitoring.models import Analysis
 
 
 def ensure_database() -> None:
@@ -82,7 +86,16 @@ def mosaic_store(src_folder: Path, out: Path, repeat: int = 6, years: int = 10) 
             rows.append(np.concatenate(row, axis=2))
         full = np.concatenate(rows, axis=1)
         valid = full[:12].any(axis=0)
-        write_tile(out, "CO-MOSAIC", year, full[:12], full[12], valid, crs, Affine(t.a, 0, t.c, 0, t.e, t.f))
+        write_tile(
+            out,
+            "CO-MOSAIC",
+            year,
+            full[:12],
+            full[12],
+            np.asarray(valid),
+            crs,
+            Affine(t.a, 0, t.c, 0, t.e, t.f),
+        )
     return out
 
 
@@ -111,7 +124,7 @@ def kmeans_labels(store: Path, n: int = 1000, seed: int = 0) -> bytes:
 
 def run_one(
     name: str, owner, store: Path, labels_csv: bytes, years: tuple[int, int], params: dict, worker
-) -> tuple[dict, object]:
+) -> tuple[Analysis, dict[str, Any]]:
     import psutil
     from django.contrib.gis.db.models import Extent
 

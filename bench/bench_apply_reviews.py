@@ -73,7 +73,7 @@ def main() -> None:
         assert created.status_code == 201, created.json()
         pk = analysis.pk
         for k in range(args.rounds):
-            queue = client.get(f"/api/analyses/{pk}/review/", {"status": "unreviewed", "limit": 10}).json()
+            queue = client.get(f"/api/analyses/{pk}/review/", {"status": "unreviewed", "limit": "10"}).json()
             for i, item in enumerate(queue["results"]):
                 klass = item["dynamic_class"] if i % 2 == 0 else "Soybean-maize"
                 saved = client.post(

@@ -92,7 +92,7 @@ class Site:
         return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
 
-def make_site(name: str, store: Path, broker_db: int = 14) -> Site:
+def make_site(name: str, store: Path | str, broker_db: int = 14) -> Site:
     """A fresh PostGIS database ``name``, a media folder under ``var/bench`` and the store ``store`` indexed."""
     import psycopg
 
@@ -151,9 +151,9 @@ def workers(
     else:
         logs = []
         for i in range(count):
-            fd, path = tempfile.mkstemp(prefix=f"{name}-worker{i}-", suffix=".log")
+            fd, tmp = tempfile.mkstemp(prefix=f"{name}-worker{i}-", suffix=".log")
             os.close(fd)
-            logs.append(Path(path))
+            logs.append(Path(tmp))
     procs: list[subprocess.Popen] = []
     try:
         for i, path in enumerate(logs):
@@ -193,8 +193,8 @@ def workers(
             except subprocess.TimeoutExpired:
                 p.kill()
         if log_dir is None:
-            for log in logs:
-                log.unlink(missing_ok=True)
+            for log_path in logs:
+                log_path.unlink(missing_ok=True)
 
 
 def create_analysis(site: Site, bbox: tuple[float, float, float, float], labels_csv: Path, years: tuple[int, int], parameters: dict) -> tuple[int, str]:  # fmt: skip

@@ -156,7 +156,7 @@ class WarmSite(Site):
 
 def run_once(store_location: str, bbox, labels: Path, epochs: int, n_workers: int, concurrency: int) -> dict:
     name = f"esd_bench_scale_{'http' if store_location.startswith('http') else 'disk'}"
-    site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)  # type: ignore[arg-type]
+    site = make_site(name, Path(store_location) if not store_location.startswith("http") else store_location)
     site.env.update(SINGLE_THREAD)  # one core per worker process: processes, not threads, scale out
     params = {"year_start_month": 9, "tasgen": {"epochs": epochs}, "classifier": {"n_jobs": 1}}
     with workers(site, n_workers, concurrency, OUT / "scale_logs", name="scale", LOG_LEVEL="INFO") as logs:

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate
 
 from ml.esd.codec import CODE_DIM, STEPS, quantize
-from ml.esd.store import EsdStore
+from ml.esd.store import EsdStore, PointStrategy
 from ml.esd.tiles import write_tile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,6 +147,10 @@ def read_raw_points(paths: list[Path], rows: np.ndarray, cols: np.ndarray) -> np
     return out
 
 
+def _point_embeddings(store: EsdStore, lon: Any, lat: Any, years: Any, strategy: PointStrategy) -> np.ndarray:
+    return store.read_points(lon, lat, years, strategy=strategy).embeddings
+
+
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     """(median seconds over ``repeats`` runs after one warm-up, last result)."""
     result = fn()
@@ -233,10 +238,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     xs, ys = transform @ (cols + 0.5, rows + 0.5)
     lon, lat = rasterio.warp.transform(CRS_UTM, "EPSG:4326", xs.tolist(), ys.tolist())
     points: dict[str, float] = {}
-    for strategy in ("block", "window", "pixel"):
-        s, pres = timed(
-            lambda st=strategy: store.read_points(lon, lat, years, strategy=st).embeddings, args.repeats
-        )
+    strategies: tuple[PointStrategy, ...] = ("block", "window", "pixel")
+    for strategy in strategies:
+        s, pres = timed(partial(_point_embeddings, store, lon, lat, years, strategy), args.repeats)
         points[f"esd_{strategy}_s"] = round(s, 4)
     pr = store.read_points(lon, lat, years)
     expect = np.stack([t[:, rows - off, cols - off].T for t in truth_idx], axis=1)  # (P, Y, 12)

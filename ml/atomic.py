@@ -55,5 +55,5 @@ def write_text_atomic(path: str | Path, text: str, *, mode: int = FILE_MODE) -> 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write arrays as an uncompressed ``.npz`` atomically (read back with ``allow_pickle=False``)."""
     with atomic_path(path, suffix=".npz.tmp") as tmp, tmp.open("wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub lets **arrays fill allow_pickle: bool
     return Path(path)

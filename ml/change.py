@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 from affine import Affine
@@ -405,7 +405,7 @@ def _pixel_area_laea(affine: Affine, src: CRS, height: int, width: int) -> np.nd
         r1 = min(r0 + _AREA_CHUNK_ROWS, height)
         rows = np.arange(r0, r1 + 1, dtype=np.float64)
         cc, rr = np.meshgrid(cols, rows)  # (rows + 1, W + 1) pixel corners
-        x, y = affine @ (cc, rr)
+        x, y = cast(Any, affine) @ (cc, rr)  # affine's stub types @ on floats only; numpy arrays broadcast
         ex, ey = to_laea.transform(x, y)
         ex, ey = np.asarray(ex), np.asarray(ey)
         # quadrilateral (r, c) (r, c+1) (r+1, c+1) (r+1, c): half the cross product of its diagonals

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 import rasterio
@@ -24,11 +24,16 @@ from rasterio.io import MemoryFile
 
 from ml.atomic import atomic_path
 from ml.change import NODATA_CLASS
-from ml.colormaps import TRANSPARENT, ColorMap, class_colormap, rgba_to_hex
+from ml.colormaps import RGBA, TRANSPARENT, ColorMap, class_colormap, rgba_to_hex
 from ml.errors import ProductError
 from ml.esd.tiles import overview_levels
 
 PRODUCER: Final[str] = "esd-monitor ml.maps"
+
+# what rio-cogeo accepts for overview_resampling
+OverviewResampling = Literal[
+    "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "gauss", "rms"
+]
 
 
 def _grid(crs: Any, transform: Affine | Sequence[float], path: Path) -> tuple[CRS, Affine]:
@@ -47,7 +52,7 @@ def _write_cog(
     transform: Affine | Sequence[float],
     *,
     nodata: float | None,
-    resampling: str,
+    resampling: OverviewResampling,
     predictor: int,
     colormap: ColorMap | None = None,
     colorinterp: Sequence[ColorInterp] | None = None,
@@ -185,7 +190,7 @@ def write_value_cog(
     nodata: float | None,
     *,
     colormap: ColorMap | None = None,
-    overview_resampling: str = "nearest",
+    overview_resampling: OverviewResampling = "nearest",
     description: str | None = None,
     tags: Mapping[str, Any] | None = None,
     blocksize: int = 256,
@@ -234,7 +239,7 @@ def write_rgb_cog(
     crs: Any,
     transform: Affine | Sequence[float],
     *,
-    overview_resampling: str = "average",
+    overview_resampling: OverviewResampling = "average",
     tags: Mapping[str, Any] | None = None,
     blocksize: int = 256,
     overview_min_size: int = 256,
@@ -269,7 +274,7 @@ def write_rgb_cog(
 def read_class_colormap(path: str | Path) -> ColorMap:
     """The colour table embedded in band 1 of a COG (``{value: (r, g, b, a)}``)."""
     with rasterio.open(path) as src:
-        return {int(k): tuple(int(c) for c in v) for k, v in src.colormap(1).items()}  # type: ignore[misc]
+        return {int(k): cast(RGBA, tuple(int(c) for c in v)) for k, v in src.colormap(1).items()}
 
 
 @dataclass(frozen=True)

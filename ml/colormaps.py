@@ -269,9 +269,9 @@ def legend(
         return out
     if name == "uncertainty":
         cmap = uncertainty_colormap()
-        labels = {0.0: "0 (one sure class)", 1.0: "1 (all classes equal)"}
+        ends = {0.0: "0 (one sure class)", 1.0: "1 (all classes equal)"}
         return [
-            {"value": v, "label": labels.get(v, f"{v:.2f}"), "color": rgba_to_hex(cmap[int(round(v * 255))])}
+            {"value": v, "label": ends.get(v, f"{v:.2f}"), "color": rgba_to_hex(cmap[int(round(v * 255))])}
             for v in (0.0, 0.25, 0.5, 0.75, 1.0)
         ]
     raise ProductError(f"unknown legend {name!r}; known: {sorted(COLORMAPS)}")

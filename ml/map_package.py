@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -49,7 +49,7 @@ class Category:
 def product_categories(
     kind: str,
     class_names: Sequence[str],
-    colormap: dict[int, Sequence[int]],
+    colormap: Mapping[int, Sequence[int]],
     years: Sequence[int] = (),
 ) -> list[Category]:
     """The categories of a product ``kind`` (a ``MapProduct`` kind), colours from the file's colour map.
@@ -170,7 +170,7 @@ def export_cog(
     src_path: str | Path,
     dst_path: str | Path,
     dst_crs: CRS | None = None,
-    colormap: dict[int, Sequence[int]] | None = None,
+    colormap: Mapping[int, Sequence[int]] | None = None,
 ) -> Path:
     """Copy a single-band product COG to ``dst_path`` as a COG, reprojected to ``dst_crs`` when given.
 
@@ -189,14 +189,14 @@ def export_cog(
         tags = src.tags()
         source = WarpedVRT(src, crs=dst_crs, resampling=Resampling.nearest) if dst_crs is not None else src
         try:
-            profile = cog_profiles.get("deflate")
+            profile = cog_profiles.get("deflate")  # type: ignore[no-untyped-call]  # rio-cogeo: unannotated
             profile.update(blockxsize=256, blockysize=256)
             cog_translate(
                 source,
                 str(tmp),
                 profile,
                 nodata=src.nodata,
-                colormap=colormap,
+                colormap=dict(colormap) if colormap is not None else None,
                 overview_resampling="mode",
                 additional_cog_metadata=tags,
                 in_memory=True,

@@ -76,7 +76,7 @@ def write_change_products(
     yrs = tuple(int(y) for y in years)
     maps = change_maps(classes, yrs)
     out = Path(folder)
-    grid = {"blocksize": blocksize, "overview_min_size": overview_min_size}
+    grid: dict[str, Any] = {"blocksize": blocksize, "overview_min_size": overview_min_size}
     written: dict[str, Path] = {}
     for kind, values in (
         ("change_last_year", maps.last_change_year),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from affine import Affine
@@ -71,7 +71,7 @@ def label_sample_points(
         if rows.size > max_polygon_pixels:
             pick = rng.choice(rows.size, max_polygon_pixels, replace=False)
             rows, cols = rows[pick], cols[pick]
-        x, y = t * (cols + 0.5, rows + 0.5)
+        x, y = cast(Any, t) * (cols + 0.5, rows + 0.5)  # affine's stub types * on floats only
         lon, lat = warp_transform(grid.crs, "EPSG:4326", list(np.atleast_1d(x)), list(np.atleast_1d(y)))
         pks.extend([pk] * len(lon))
         lons.extend(lon)

@@ -12,7 +12,9 @@ processes a shared cache for one count across them.)
 from __future__ import annotations
 
 from django.conf import settings
+from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 
 class LoginRateThrottle(SimpleRateThrottle):
@@ -30,5 +32,5 @@ class LoginRateThrottle(SimpleRateThrottle):
             return int(count), int(period[:-1])
         return super().parse_rate(rate)
 
-    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

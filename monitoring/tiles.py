@@ -19,6 +19,7 @@ import morecantile
 import numpy as np
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -172,7 +173,7 @@ def cached_tile(etag: str, draw: Callable[[], bytes]) -> bytes:
     return png
 
 
-def _store(cache, key: str, value: bytes | str) -> None:  # type: ignore[no-untyped-def]
+def _store(cache: BaseCache | None, key: str, value: bytes | str) -> None:
     if cache is None:
         return
     try:

@@ -11,6 +11,7 @@ import argparse
 import io
 import json
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -81,7 +82,7 @@ def labels_wkt_csv(labels: list[TemplateLabel]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kml_coords(coords) -> str:
+def _kml_coords(coords: Iterable[Sequence[float]]) -> str:
     return " ".join(f"{x:.6f},{y:.6f}" for x, y in coords)
 
 

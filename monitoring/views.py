@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -11,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from monitoring.selectors.health import health_report
 from monitoring.services.pipeline.steps import stages_json
@@ -31,7 +35,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404("sign-up is switched off on this server; ask an administrator for an account")
     if request.user.is_authenticated:
         return redirect("map")
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm[Any] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
@@ -48,9 +52,9 @@ def map_page(request: HttpRequest) -> HttpResponse:
 class ThrottledLoginView(LoginView):
     """Django's log-in page; a client over ``ESD_LOGIN_RATE`` sign-in attempts gets 429 for a while."""
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[no-untyped-def]
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = LoginRateThrottle()
-        if not throttle.allow_request(request, self):
+        if not throttle.allow_request(cast(Request, request), cast(APIView, self)):  # duck-typed: reads META
             wait = int(throttle.wait() or 1) + 1
             response = render(
                 request,

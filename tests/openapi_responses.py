@@ -35,7 +35,7 @@ def check_response(request: HttpRequest, response: HttpResponse) -> None:
     body = b"" if streaming or content_type != "application/json" else response.content
     openapi_request = MockRequest(
         "http://testserver",
-        request.method.lower(),
+        (request.method or "GET").lower(),
         request.path,
         args=dict(request.GET.items()),
         content_type=request.content_type or "application/json",

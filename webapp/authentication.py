@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -16,7 +17,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     from the row (``raw``); ``request.auth`` is the token (key and user).
     """
 
-    def authenticate_credentials(self, key: str):  # type: ignore[no-untyped-def]
+    def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         user_model = get_user_model()
         user_t, token_t = user_model._meta.db_table, Token._meta.db_table
         pk = user_model._meta.pk.column

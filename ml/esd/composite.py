@@ -36,7 +36,7 @@ class MonthlyComposite:
     @property
     def has_data(self) -> np.ndarray:
         """(N,) bool: rows with at least one valid month (the others are nodata)."""
-        return self.valid.any(axis=1)
+        return np.asarray(self.valid.any(axis=1))
 
 
 def ard_qa_clear(qa: np.ndarray) -> np.ndarray:

@@ -86,6 +86,9 @@ class ESDNetOutput:
 class ESDNet(nn.Module):
     """Encoder -> FSQ (12 x 6) -> decoder, plus optional land-cover and phenology heads on the codes."""
 
+    offset: torch.Tensor  # (B,) non-persistent buffer: physical value of network unit 0
+    scale: torch.Tensor  # (B,) non-persistent buffer: physical units per network unit
+
     def __init__(self, config: ESDNetConfig) -> None:
         super().__init__()
         self.config = config
@@ -183,7 +186,10 @@ class ESDNet(nn.Module):
 
 def model_checkpoint(model: ESDNet, step: int, metrics: dict[str, Any]) -> dict[str, Any]:
     """A plain-dict checkpoint (``model``, ``config``, ``step``, ``metrics``) that rebuilds the model."""
-    plain = lambda obj: json.loads(json.dumps(obj, default=_to_builtin))  # noqa: E731  numpy -> builtins
+
+    def plain(obj: Any) -> Any:  # numpy -> builtins
+        return json.loads(json.dumps(obj, default=_to_builtin))
+
     return {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "config": plain(asdict(model.config)),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -90,7 +91,8 @@ def read_dated_folder(
         raise CompositeError(f"{folder}: no .tif files")
     idx = [band_names.index(b) + 1 for b in keep]
     dates, arrays = [], []
-    crs, transform = None, None
+    crs: Any = None  # from the first file read
+    transform: Any = None
     for f in files:
         m = re.search(pattern, f.name)
         if m is None:
@@ -145,7 +147,8 @@ def read_colorado_scenes(folder: str | Path, name: str = "colorado") -> RasterSe
     if not scenes:
         raise CompositeError(f"{folder}: no scene folders")
     dates, values, clear = [], [], []
-    crs, transform = None, None
+    crs: Any = None  # from the first file read
+    transform: Any = None
     for s in scenes:
         bands = []
         for suffix in ("b3", "b4", "b5"):
@@ -199,7 +202,8 @@ def read_scene_stack_tar(path: str | Path, name: str = "colorado-stack") -> Rast
     from rasterio.io import MemoryFile
 
     dates, values, clear = [], [], []
-    crs, transform = None, None
+    crs: Any = None  # from the first file read
+    transform: Any = None
     with tarfile.open(path) as tar:
         for member in tar.getmembers():
             if not member.name.endswith("_stack.gtif"):

@@ -35,7 +35,6 @@ from ml.errors import NoCoverageError, StoreError, TileError
 from ml.esd.codec import STEPS, decode_steps, indices_to_codes
 from ml.esd.tiles import (
     BANDS,
-    BBox,
     EsdTileInfo,
     gdal_env,
     gdal_path,
@@ -43,7 +42,7 @@ from ml.esd.tiles import (
     local_path,
     read_tile_info,
 )
-from ml.grid import Grid, aligned_offsets, snap_grid
+from ml.grid import BBox, Grid, aligned_offsets, snap_grid
 
 CATALOG_NAME: Final[str] = "catalog.json"
 CATALOG_FORMAT: Final[str] = "esd-store-catalog/1"

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import rasterio
@@ -188,7 +188,7 @@ class EsdTileInfo(GridGeometry):
                 tile_id=str(record["tile_id"]),
                 year=int(record["year"]),
                 crs_wkt=str(record["crs_wkt"]),
-                transform=tuple(float(v) for v in record["transform"][:6]),  # type: ignore[arg-type]
+                transform=cast(Transform6, tuple(float(v) for v in record["transform"][:6])),
                 width=int(record["width"]),
                 height=int(record["height"]),
                 epsg=None if record.get("epsg") is None else int(record["epsg"]),

@@ -149,7 +149,7 @@ def splice_case(
         b_cls = str(rng.choice(others)) if changed else a
         if multi_year:
             own = np.flatnonzero(loc == loc[base])
-            own_pos = {year_pos[int(samples.year[r])]: r for r in own}
+            own_pos = {year_pos[int(samples.year[r])]: int(r) for r in own}
             filled = sorted(own_pos)
             sw = filled[int(rng.integers(1, len(filled)))] if changed and len(filled) > 1 else y_count
             if sw == y_count:
@@ -161,7 +161,7 @@ def splice_case(
                     if int(samples.year[p]) == years[sw]:
                         ploc = loc[p]
                         partner_rows = {
-                            year_pos[int(samples.year[r])]: r for r in np.flatnonzero(loc == ploc)
+                            year_pos[int(samples.year[r])]: int(r) for r in np.flatnonzero(loc == ploc)
                         }
                         break
                 if not partner_rows:

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 from ml.errors import MLError, TasGenError
 from ml.eval.protocols import PROTOCOLS, evaluate_protocol
@@ -83,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         samples = load_samples(args.samples) if args.samples is not None else None
         if args.command == "run":
-            located = series_from_samples(samples, args.reference)  # type: ignore[arg-type]
+            located = series_from_samples(samples, args.reference)  # type: ignore[arg-type]  # --samples is required for run
             series = located.series
             out = run_tasgen(series, TasGenConfig(epochs=args.epochs), args.seed)
             rows = out.to_rows(series.static_class, series.dim_names)
             for row in rows:
-                i = int(row["sample"])  # type: ignore[call-overload]
+                i = int(cast(int, row["sample"]))
                 row["lon"], row["lat"] = float(located.lon[i]), float(located.lat[i])
             args.out.parent.mkdir(parents=True, exist_ok=True)
             with args.out.open("w", newline="") as fh:

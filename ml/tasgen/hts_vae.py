@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -196,11 +197,11 @@ class HTSVAE(nn.Module):
         return {"model": self.state_dict(), "config": asdict(self.config), "step": step, "metrics": metrics}
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, object]) -> HTSVAE:
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> HTSVAE:
         """Rebuild a model from :meth:`checkpoint` output."""
         try:
-            model = cls(HTSVAEConfig(**ckpt["config"]))  # type: ignore[arg-type]
-            model.load_state_dict(ckpt["model"])  # type: ignore[arg-type]
+            model = cls(HTSVAEConfig(**ckpt["config"]))
+            model.load_state_dict(ckpt["model"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise ModelError(f"HTS-VAE checkpoint cannot be loaded: {exc}") from exc
         return model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -25,5 +27,5 @@ class TokenApi(ObtainAuthToken):
     # body with the same two fields is accepted too. One documented media type keeps generated
     # clients working (openapi-python-client 0.29 emits broken code for multi-type bodies).
     @extend_schema(request={"application/x-www-form-urlencoded": AuthTokenSerializer})
-    def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

@@ -32,6 +32,7 @@ from monitoring.services.analyses import analysis_cancel, analysis_create, analy
 from monitoring.services.map_packages import CRS_CHOICES, product_package
 from monitoring.services.validation import analysis_validate, analysis_validation_clear
 from monitoring.storage.paths import analysis_dir
+from monitoring.users import signed_in
 
 SAMPLE_FILES = {
     "geojson": ("samples.geojson", "application/geo+json"),
@@ -68,7 +69,7 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Analysis
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "aoi",
@@ -127,7 +128,9 @@ class AnalysisListApi(APIView):
 
     @extend_schema(responses=AnalysisOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(AnalysisOutputSerializer(analysis_list(user=request.user)[:200], many=True).data)
+        return Response(
+            AnalysisOutputSerializer(analysis_list(user=signed_in(request))[:200], many=True).data
+        )
 
     @extend_schema(request=InputSerializer, responses={201: AnalysisOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -135,9 +138,9 @@ class AnalysisListApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         analysis = analysis_create(
-            owner=request.user,
-            aoi=aoi_get(user=request.user, pk=v["aoi"]),
-            label_set=labelset_get(user=request.user, pk=v["label_set"]),
+            owner=signed_in(request),
+            aoi=aoi_get(user=signed_in(request), pk=v["aoi"]),
+            label_set=labelset_get(user=signed_in(request), pk=v["label_set"]),
             start_year=v["start_year"],
             end_year=v["end_year"],
             name=v.get("name", ""),
@@ -151,11 +154,11 @@ class AnalysisDetailApi(APIView):
 
     @extend_schema(responses=AnalysisDetailOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(AnalysisDetailOutputSerializer(analysis_get(user=request.user, pk=pk)).data)
+        return Response(AnalysisDetailOutputSerializer(analysis_get(user=signed_in(request), pk=pk)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        analysis_delete(analysis=analysis_get(user=request.user, pk=pk))
+        analysis_delete(analysis=analysis_get(user=signed_in(request), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,7 +167,7 @@ class AnalysisCancelApi(APIView):
 
     @extend_schema(request=None, responses=AnalysisOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        analysis = analysis_cancel(analysis=analysis_get(user=request.user, pk=pk))
+        analysis = analysis_cancel(analysis=analysis_get(user=signed_in(request), pk=pk))
         return Response(AnalysisOutputSerializer(analysis).data)
 
 
@@ -207,7 +210,7 @@ class AnalysisSamplesApi(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response | FileResponse:
-        analysis = analysis_get_bare(user=request.user, pk=pk)
+        analysis = analysis_get_bare(user=signed_in(request), pk=pk)
         query = self.FilterSerializer.parse(request)
         if query["fmt"] in SAMPLE_FILES:
             return _analysis_file(analysis, *SAMPLE_FILES[query["fmt"]])
@@ -232,7 +235,7 @@ class AnalysisStatsApi(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response | FileResponse:
-        analysis = analysis_get_bare(user=request.user, pk=pk)
+        analysis = analysis_get_bare(user=signed_in(request), pk=pk)
         query = self.FilterSerializer.parse(request)
         if query["fmt"] == "csv":
             return _analysis_file(analysis, *STATS_FILES["csv"])
@@ -253,19 +256,21 @@ class AnalysisValidationApi(APIView):
     @extend_schema(responses=dict)
     def get(self, request: Request, pk: int) -> Response:
         """The stored assessment, or ``{}`` when the analysis has none."""
-        return Response((analysis_get_bare(user=request.user, pk=pk).stats or {}).get("validation") or {})
+        return Response(
+            (analysis_get_bare(user=signed_in(request), pk=pk).stats or {}).get("validation") or {}
+        )
 
     @extend_schema(request=InputSerializer, responses=dict)
     def post(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get_bare(user=request.user, pk=pk)  # 404 before any 400
+        analysis = analysis_get_bare(user=signed_in(request), pk=pk)  # 404 before any 400
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        label_set = labelset_get(user=request.user, pk=data.validated_data["label_set"])
+        label_set = labelset_get(user=signed_in(request), pk=data.validated_data["label_set"])
         return Response(analysis_validate(analysis=analysis, label_set=label_set))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        analysis_validation_clear(analysis=analysis_get_bare(user=request.user, pk=pk))
+        analysis_validation_clear(analysis=analysis_get_bare(user=signed_in(request), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -274,7 +279,7 @@ class ProductDownloadApi(APIView):
 
     @extend_schema(responses={(200, "image/tiff"): bytes})
     def get(self, request: Request, pk: int, product_pk: int) -> FileResponse:
-        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)
+        product = product_get(user=signed_in(request), analysis_pk=pk, pk=product_pk)
         root = Path(settings.MEDIA_ROOT).resolve()
         path = (root / product.path).resolve()
         if root not in path.parents or not path.is_file():
@@ -298,7 +303,7 @@ class ProductPackageApi(APIView):
 
     @extend_schema(parameters=[FilterSerializer], responses={(200, "application/zip"): bytes})
     def get(self, request: Request, pk: int, product_pk: int) -> FileResponse:
-        product = product_get(user=request.user, analysis_pk=pk, pk=product_pk)  # 404 before any 400
+        product = product_get(user=signed_in(request), analysis_pk=pk, pk=product_pk)  # 404 before any 400
         query = self.FilterSerializer.parse(request)
         path = product_package(product=product, crs=query["crs"])
         return FileResponse(
@@ -315,6 +320,6 @@ class PixelApi(APIView):
 
     @extend_schema(parameters=[FilterSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get(user=request.user, pk=pk)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
         query = self.FilterSerializer.parse(request)
         return Response(pixel_report(analysis=analysis, lon=query["lon"], lat=query["lat"]))

@@ -14,6 +14,7 @@ from monitoring.apis.uploads import read_upload
 from monitoring.models import AOI
 from monitoring.selectors.objects import aoi_get, aoi_list
 from monitoring.services.aois import aoi_create, aoi_delete, aoi_import, aoi_update
+from monitoring.users import signed_in
 
 
 class AoiOutputSerializer(GeoFeatureModelSerializer):
@@ -34,13 +35,13 @@ class AoiListApi(APIView):
 
     @extend_schema(responses=AoiOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(AoiOutputSerializer(aoi_list(user=request.user), many=True).data)
+        return Response(AoiOutputSerializer(aoi_list(user=signed_in(request)), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: AoiOutputSerializer})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        aoi, warnings = aoi_create(owner=request.user, **data.validated_data)
+        aoi, warnings = aoi_create(owner=signed_in(request), **data.validated_data)
         body = dict(AoiOutputSerializer(aoi).data)
         body["warnings"] = warnings
         return Response(body, status=status.HTTP_201_CREATED)
@@ -60,7 +61,7 @@ class AoiUploadApi(APIView):
     def post(self, request: Request) -> Response:
         filename, content = read_upload(request)
         aoi, warnings = aoi_import(
-            owner=request.user, filename=filename, content=content, name=request.data.get("name", "")
+            owner=signed_in(request), filename=filename, content=content, name=request.data.get("name", "")
         )
         body = dict(AoiOutputSerializer(aoi).data)
         body["warnings"] = warnings
@@ -78,11 +79,11 @@ class AoiDetailApi(APIView):
 
     @extend_schema(responses=AoiOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(AoiOutputSerializer(aoi_get(user=request.user, pk=pk)).data)
+        return Response(AoiOutputSerializer(aoi_get(user=signed_in(request), pk=pk)).data)
 
     @extend_schema(request=InputSerializer, responses=AoiOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        aoi = aoi_get(user=request.user, pk=pk)
+        aoi = aoi_get(user=signed_in(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         aoi, warnings = aoi_update(aoi=aoi, **data.validated_data)
@@ -92,5 +93,5 @@ class AoiDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        aoi_delete(aoi=aoi_get(user=request.user, pk=pk))
+        aoi_delete(aoi=aoi_get(user=signed_in(request), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,13 +16,14 @@ from monitoring.selectors.esd_catalog import esd_coverage
 from monitoring.selectors.legends import analysis_legends
 from monitoring.selectors.objects import analysis_get
 from monitoring.services.similar import DEFAULT_THRESHOLD, similar_pixels
+from monitoring.users import signed_in
 
 
 class LegendEntryOutputSerializer(serializers.Serializer):
     value = serializers.FloatField(
         allow_null=True, help_text="pixel value in the product's COG (similarity: the value); null: no change"
     )
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF stubs: a field named label shadows Field.label
     color = serializers.CharField(help_text="#rrggbb, or #rrggbbaa when not opaque")
 
 
@@ -78,7 +79,7 @@ class AnalysisLegendsApi(APIView):
 
     @extend_schema(responses=LegendsOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(analysis_legends(analysis=analysis_get(user=request.user, pk=pk)))
+        return Response(analysis_legends(analysis=analysis_get(user=signed_in(request), pk=pk)))
 
 
 class SimilarPixelsApi(APIView):
@@ -97,7 +98,7 @@ class SimilarPixelsApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=SimilarPixelsOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get(user=request.user, pk=pk)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -119,7 +120,7 @@ class AnalysisHtmlExportApi(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         from monitoring.services.html_export import analysis_html_export
 
-        analysis = analysis_get(user=request.user, pk=pk)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
         html = analysis_html_export(analysis=analysis)
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="analysis_{analysis.pk}_map.html"'

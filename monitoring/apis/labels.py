@@ -22,6 +22,7 @@ from monitoring.selectors.objects import label_get, labelset_get, labelset_list
 from monitoring.services.labels import labels_add_points, labelset_delete, labelset_import
 from monitoring.services.reviews import label_correct
 from monitoring.services.validation import labelset_set_validation
+from monitoring.users import signed_in
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "static" / "upload_templates"
 
@@ -60,7 +61,7 @@ class LabelSetListApi(APIView):
 
     @extend_schema(responses=LabelSetOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(LabelSetOutputSerializer(labelset_list(user=request.user), many=True).data)
+        return Response(LabelSetOutputSerializer(labelset_list(user=signed_in(request)), many=True).data)
 
 
 class LabelSetUploadApi(APIView):
@@ -93,7 +94,7 @@ class LabelSetUploadApi(APIView):
         data.is_valid(raise_exception=True)
         options = {k: v for k, v in data.validated_data.items() if k not in {"file", "name"}}
         label_set, report = labelset_import(
-            owner=request.user,
+            owner=signed_in(request),
             name=data.validated_data.get("name", ""),
             filename=filename,
             content=content,
@@ -115,11 +116,11 @@ class LabelSetDetailApi(APIView):
 
     @extend_schema(responses=LabelSetOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(LabelSetOutputSerializer(labelset_get(user=request.user, pk=pk)).data)
+        return Response(LabelSetOutputSerializer(labelset_get(user=signed_in(request), pk=pk)).data)
 
     @extend_schema(request=PatchInputSerializer, responses=LabelSetOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        label_set = labelset_get(user=request.user, pk=pk)  # 404 before any 400
+        label_set = labelset_get(user=signed_in(request), pk=pk)  # 404 before any 400
         data = self.PatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         label_set = labelset_set_validation(
@@ -129,7 +130,7 @@ class LabelSetDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        labelset_delete(label_set=labelset_get(user=request.user, pk=pk))
+        labelset_delete(label_set=labelset_get(user=signed_in(request), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,12 +151,12 @@ class LabelSetLabelsApi(APIView):
 
     @extend_schema(responses=LabelOutputSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        label_set = labelset_get(user=request.user, pk=pk)
+        label_set = labelset_get(user=signed_in(request), pk=pk)
         return Response(LabelOutputSerializer(label_set.labels.all(), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: LabelOutputSerializer(many=True)})
     def post(self, request: Request, pk: int) -> Response:
-        label_set = labelset_get(user=request.user, pk=pk)
+        label_set = labelset_get(user=signed_in(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         labels = labels_add_points(
@@ -178,10 +179,10 @@ class LabelCorrectionApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=LabelOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        label = label_get(user=request.user, pk=pk)
+        label = label_get(user=signed_in(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        label = label_correct(label=label, reviewer=request.user, **data.validated_data)
+        label = label_correct(label=label, reviewer=signed_in(request), **data.validated_data)
         return Response(LabelOutputSerializer(label).data)
 
 

@@ -20,6 +20,7 @@ from monitoring.services.reviews import (
     labelset_class_add,
     samples_review,
 )
+from monitoring.users import signed_in
 
 
 class ReviewQueueFilterSerializer(filters.FilterSerializer):
@@ -48,7 +49,7 @@ class ReviewItemOutputSerializer(serializers.Serializer):
     """One sample-year of the queue, why it is there, what a review is worth, and its answer."""
 
     id = serializers.IntegerField(source="sample.id")
-    label = serializers.IntegerField(source="sample.label_id")
+    label = serializers.IntegerField(source="sample.label_id")  # type: ignore[assignment]  # DRF stubs: shadows Field.label
     row = serializers.IntegerField(source="sample.label.row")
     year = serializers.IntegerField(source="sample.year")
     lon = serializers.FloatField(source="sample.geometry.x")
@@ -108,7 +109,7 @@ class AnalysisReviewApi(APIView):
 
     @extend_schema(parameters=[ReviewQueueFilterSerializer], responses=ReviewQueueOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get_bare(user=request.user, pk=pk)
+        analysis = analysis_get_bare(user=signed_in(request), pk=pk)
         q = ReviewQueueFilterSerializer.parse(request)
         queue = review_queue(analysis=analysis, status=q["status"], reason=q.get("reason", ""))
         page = queue.items[q["offset"] : q["offset"] + q["limit"]]
@@ -126,12 +127,12 @@ class AnalysisReviewSaveApi(APIView):
 
     @extend_schema(request=ReviewInputSerializer, responses=ReviewSavedOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get_bare(user=request.user, pk=pk)
+        analysis = analysis_get_bare(user=signed_in(request), pk=pk)
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         saved = samples_review(
-            analysis=analysis, sample_ids=v["samples"], klass=v["klass"], reviewer=request.user
+            analysis=analysis, sample_ids=v["samples"], klass=v["klass"], reviewer=signed_in(request)
         )
         counts = review_counts(analysis=analysis)
         return Response(ReviewSavedOutputSerializer({"saved": len(saved), "counts": counts}).data)
@@ -142,8 +143,8 @@ class AnalysisApplyReviewsApi(APIView):
 
     @extend_schema(request=None, responses={201: AnalysisOutputSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        analysis = analysis_get(user=request.user, pk=pk)
-        new = analysis_apply_reviews(analysis=analysis, owner=request.user)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
+        new = analysis_apply_reviews(analysis=analysis, owner=signed_in(request))
         return Response(AnalysisOutputSerializer(new).data, status=status.HTTP_201_CREATED)
 
 
@@ -154,7 +155,7 @@ class LabelSetClassApi(APIView):
 
     @extend_schema(request=LabelSetClassInputSerializer, responses={201: LabelSetClassesOutputSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        label_set = labelset_get(user=request.user, pk=pk)
+        label_set = labelset_get(user=signed_in(request), pk=pk)
         data = LabelSetClassInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         label_set = labelset_class_add(label_set=label_set, **data.validated_data)

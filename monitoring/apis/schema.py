@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def get_serializer_name(self, serializer, direction) -> str:  # type: ignore[no-untyped-def]
+    def get_serializer_name(self, serializer: Any, direction: Literal["request", "response"]) -> str:
         name = super().get_serializer_name(serializer, direction)
         cls = serializer if inspect.isclass(serializer) else type(serializer)
         outer = cls.__qualname__.rpartition(".")[0].replace("<locals>", "")
@@ -38,7 +39,7 @@ ERROR_SCHEMA = {
 }
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:  # type: ignore[no-untyped-def]
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """Postprocessing hook: every operation documents its error answers (``default``: ``Error``)."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {
@@ -51,7 +52,7 @@ def add_error_responses(result: dict, generator, request, public) -> dict:  # ty
     return result
 
 
-def add_links(result: dict, generator, request, public) -> dict:  # type: ignore[no-untyped-def]
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """Postprocessing hook: OpenAPI links from each create operation to the operations on what it made.
 
     ``POST /api/aois/`` (and ``/api/aois/upload/``) answers ``{"id"}``; every operation under

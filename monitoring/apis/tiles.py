@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
@@ -26,6 +27,7 @@ from monitoring.tiles import (
     render_product_tile,
     render_threshold_tile,
 )
+from monitoring.users import signed_in
 
 CACHE_CONTROL = "private, max-age=3600"
 
@@ -38,7 +40,12 @@ class PngRenderer(BaseRenderer):
     charset = None
     render_style = "binary"
 
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:  # type: ignore[no-untyped-def]
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
         return data if isinstance(data, bytes) else JSONRenderer().render(data)
 
 
@@ -65,7 +72,7 @@ class ProductTileApi(TileApi):
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, product_pk: int, z: int, x: int, y: int) -> HttpResponse:
-        product = product_for_tile(user=request.user, analysis_pk=pk, pk=product_pk)
+        product = product_for_tile(user=signed_in(request), analysis_pk=pk, pk=product_pk)
         if product is None:
             raise Http404(f"map product {product_pk} not found")
         check_tile(z, x, y)
@@ -89,7 +96,7 @@ class SimilarTileApi(TileApi):
     def get(self, request: Request, pk: int, token: str, z: int, x: int, y: int) -> HttpResponse:
         from ml.colormaps import similarity_colormap
 
-        analysis = analysis_get(user=request.user, pk=pk)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
         path = similar_cog_path(analysis.pk, token)
         if not path.is_file():
             raise TileNotFound("no such similarity raster: ask /similar/ first")

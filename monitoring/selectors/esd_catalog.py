@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
@@ -12,6 +13,7 @@ from django.db.models import QuerySet
 
 from ml.esd.store import EsdStore
 from ml.esd.tiles import EsdTileInfo
+from ml.grid import Transform6
 from monitoring.models import EsdTile
 
 BBox = tuple[float, float, float, float]  # (west, south, east, north) in degrees, EPSG:4326
@@ -25,7 +27,7 @@ def _as_geometry(area: BBox | GEOSGeometry) -> GEOSGeometry:
         if geom.srid != 4326:
             geom.transform(4326)
         return geom
-    return Polygon.from_bbox(tuple(float(v) for v in area))  # type: ignore[arg-type]
+    return Polygon.from_bbox(cast(BBox, tuple(float(v) for v in area)))
 
 
 def esd_tiles_for_area(*, area: BBox | GEOSGeometry, years: Iterable[int] | None = None) -> QuerySet[EsdTile]:
@@ -52,7 +54,7 @@ def esd_tile_info(tile: EsdTile) -> EsdTileInfo:
         tile_id=tile.tile_id,
         year=tile.year,
         crs_wkt=tile.crs_wkt,
-        transform=tuple(float(v) for v in tile.transform[:6]),  # type: ignore[arg-type]
+        transform=cast(Transform6, tuple(float(v) for v in tile.transform[:6])),
         width=tile.width,
         height=tile.height,
         epsg=tile.epsg,

@@ -11,6 +11,7 @@ from django.conf import settings
 from rasterio.warp import transform as warp_transform
 
 from ml.errors import MLError
+from ml.esd.store import EsdStore
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, DynamicSample, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_points
@@ -117,7 +118,7 @@ def pixel_samples(*, analysis: Analysis, lon: float, lat: float) -> list[dict[st
     return out
 
 
-def _decode(store, indices: np.ndarray) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+def _decode(store: EsdStore, indices: np.ndarray) -> dict[str, Any] | None:
     """Decode ``(Y, 12)`` indices with the ESDNet decoder of the store's tiles, when one is registered."""
     from monitoring.selectors.decoders import decoder_for_tiles
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -22,7 +23,7 @@ MAX_YEARS = 40
 @transaction.atomic
 def analysis_create(
     *,
-    owner,
+    owner: User,
     aoi: AOI,
     label_set: LabelSet,
     start_year: int,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.auth.models import User
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import transaction
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -16,8 +17,8 @@ from monitoring.selectors.store import coverage_geometry, coverage_patches
 from monitoring.services.uploads import upload_limits
 
 
-def _geos(geom: BaseGeometry) -> GEOSGeometry:
-    return GEOSGeometry(memoryview(geom.wkb), srid=4326)
+def _geos(geom: BaseGeometry) -> MultiPolygon:
+    return cast(MultiPolygon, GEOSGeometry(memoryview(geom.wkb), srid=4326))  # the checked AOI is one
 
 
 def _shapely_from_geojson(geometry: dict[str, Any] | BaseGeometry) -> BaseGeometry:
@@ -30,7 +31,7 @@ def _shapely_from_geojson(geometry: dict[str, Any] | BaseGeometry) -> BaseGeomet
 
 
 @transaction.atomic
-def aoi_create(*, owner, name: str, geometry: dict[str, Any] | BaseGeometry) -> tuple[AOI, list[str]]:  # type: ignore[no-untyped-def]
+def aoi_create(*, owner: User, name: str, geometry: dict[str, Any] | BaseGeometry) -> tuple[AOI, list[str]]:
     """Store an AOI drawn in the browser (GeoJSON geometry, EPSG:4326); returns it and warnings."""
     try:
         checked = validate_aoi_geometry(
@@ -45,7 +46,7 @@ def aoi_create(*, owner, name: str, geometry: dict[str, Any] | BaseGeometry) -> 
 
 
 @transaction.atomic
-def aoi_import(*, owner, filename: str, content: bytes, name: str = "") -> tuple[AOI, list[str]]:  # type: ignore[no-untyped-def]
+def aoi_import(*, owner: User, filename: str, content: bytes, name: str = "") -> tuple[AOI, list[str]]:
     """Store an AOI from an uploaded file (GeoJSON, zipped Shapefile, GeoPackage, KML)."""
     try:
         report = parse_aoi(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import transaction
@@ -33,7 +34,7 @@ SLOVENIA_CLASSES = {
 
 
 @transaction.atomic
-def demo_user_ensure(*, username: str, password: str):  # type: ignore[no-untyped-def]
+def demo_user_ensure(*, username: str, password: str) -> User:
     """Create the demo user or reset its password; returns the user."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(
@@ -63,7 +64,7 @@ def demo_store_ensure(store: Path, shared: Path) -> list[str]:
     return lines
 
 
-def _aoi(owner, name: str, west: float, south: float, east: float, north: float) -> AOI:  # type: ignore[no-untyped-def]
+def _aoi(owner: User, name: str, west: float, south: float, east: float, north: float) -> AOI:
     from shapely.geometry import box
 
     from monitoring.parsers import validate_aoi_geometry
@@ -81,7 +82,7 @@ def _aoi(owner, name: str, west: float, south: float, east: float, north: float)
     return aoi
 
 
-def _label_set(owner, name: str, rows: list[tuple[float, float, str, datetime.date]]) -> LabelSet:  # type: ignore[no-untyped-def]
+def _label_set(owner: User, name: str, rows: list[tuple[float, float, str, datetime.date]]) -> LabelSet:
     from monitoring.services.labels import _class_list
 
     existing = LabelSet.objects.filter(owner=owner, name=name).first()

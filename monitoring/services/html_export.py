@@ -14,9 +14,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import rasterio
@@ -49,14 +49,14 @@ SAMPLE_FIELDS: Final[tuple[str, ...]] = (
 
 def _class_colors(analysis: Analysis) -> dict[str, str]:
     classes = analysis.label_set.map_classes
-    colors = [c.get("color") for c in classes]
+    colors: list[str | None] = [c.get("color") for c in classes]
     if not all(colors):
-        colors = default_class_colors(len(classes))
-    return {c["name"]: col for c, col in zip(classes, colors, strict=True)}
+        colors = list(default_class_colors(len(classes)))
+    return {c["name"]: cast(str, col) for c, col in zip(classes, colors, strict=True)}  # all set
 
 
 def overlay_png(
-    path: Path, colormap: dict[int, Sequence[int]], max_px: int = MAX_OVERLAY_PX
+    path: Path, colormap: Mapping[int, Sequence[int]], max_px: int = MAX_OVERLAY_PX
 ) -> tuple[bytes, tuple[float, float, float, float]]:
     """A categorical COG at ``path`` as an RGBA PNG in Web Mercator, and its (west, south, east, north).
 

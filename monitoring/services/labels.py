@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import transaction
 
@@ -29,7 +30,7 @@ def _class_list(names: Sequence[str], existing: list[dict[str, str]] | None = No
 
 def labelset_import(
     *,
-    owner,
+    owner: User,
     name: str,
     filename: str,
     content: bytes,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from ml.colormaps import default_class_colors
@@ -35,7 +36,7 @@ def _answer(
     klass: str | None,
     shown_class: str = "",
     analysis: Analysis | None = None,
-    reviewer=None,
+    reviewer: User | None = None,
 ) -> Review | None:
     """Store (or with ``klass=None`` remove) the answer for one label-year; the caller holds the lock."""
     answers = dict(label.corrected_class or {})
@@ -83,7 +84,7 @@ def samples_review(
     analysis: Analysis,
     sample_ids: Sequence[int],
     klass: str | None,
-    reviewer=None,
+    reviewer: User | None = None,
 ) -> list[Review]:
     """Answer ``klass`` for the label-years of the analysis' samples ``sample_ids`` (``None`` removes).
 
@@ -123,7 +124,7 @@ def samples_review(
 
 
 @transaction.atomic
-def label_correct(*, label: Label, year: int, klass: str | None, reviewer=None) -> Label:  # type: ignore[no-untyped-def]
+def label_correct(*, label: Label, year: int, klass: str | None, reviewer: User | None = None) -> Label:
     """Record a reviewer's class for one label-year (``None`` removes it); used by the next run."""
     klass = _checked_class(label.label_set, klass, "klass")
     _answer(label=label, year=year, klass=klass, reviewer=reviewer)
@@ -154,7 +155,7 @@ def labelset_class_add(*, label_set: LabelSet, name: str, color: str | None = No
     return label_set
 
 
-def analysis_apply_reviews(*, analysis: Analysis, owner) -> Analysis:  # type: ignore[no-untyped-def]
+def analysis_apply_reviews(*, analysis: Analysis, owner: User) -> Analysis:
     """Start a new analysis like ``analysis`` that uses the reviewers' answers; returns it (queued).
 
     Same AOI, label set, years and parameters: the window lookups, the label lookup and the TasGen

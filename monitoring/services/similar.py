@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 from affine import Affine
@@ -156,7 +156,7 @@ def similarity_raster(*, analysis: Analysis, lon: float, lat: float, year: int) 
 
 
 def _pixel_centres_lonlat(raster: SimilarityRaster, rows: np.ndarray, cols: np.ndarray) -> tuple[list, list]:
-    xs, ys = raster.transform @ (cols + 0.5, rows + 0.5)
+    xs, ys = cast(Any, raster.transform) @ (cols + 0.5, rows + 0.5)  # affine's stub: floats only
     lon, lat = warp_transform(raster.crs_wkt, "EPSG:4326", list(np.atleast_1d(xs)), list(np.atleast_1d(ys)))
     return list(lon), list(lat)
 

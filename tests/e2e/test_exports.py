@@ -11,6 +11,7 @@ import io
 import json
 import subprocess
 import zipfile
+from typing import Any, cast
 
 import pytest
 from rest_framework.test import APIClient
@@ -75,7 +76,7 @@ def test_accuracy_panel_and_offline_html_export(
             response = client.get(f"{p['package']}?crs={crs}")
             assert response.status_code == 200 and response["Content-Type"] == "application/zip"
             folder = tmp_path / f"{p['id']}_{crs.replace(':', '')}"
-            with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+            with zipfile.ZipFile(io.BytesIO(b"".join(cast(Any, response).streaming_content))) as zf:
                 zf.extractall(folder)
             (tif,) = folder.glob("*.tif")
             assert {f.name for f in folder.iterdir()} == {

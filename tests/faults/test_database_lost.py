@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -32,14 +33,15 @@ def backend_killed_under_the_request() -> Iterator[None]:
     with connection.cursor() as cur:
         cur.execute("select pg_backend_pid()")
         pid = cur.fetchone()[0]
-    health = connection.health_check_enabled
-    connection.health_check_enabled = False
+    conn: Any = connection  # health_check_enabled (Django 5.1) is not in the stubs
+    health = conn.health_check_enabled
+    conn.health_check_enabled = False
     with psycopg.connect(_dsn(), autocommit=True) as admin:
         admin.execute("select pg_terminate_backend(%s)", [pid])
     try:
         yield
     finally:
-        connection.health_check_enabled = health
+        conn.health_check_enabled = health
         connection.close()
 
 

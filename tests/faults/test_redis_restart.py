@@ -61,7 +61,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args = [str(REDIS), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         if self.persistence == "aof":
             args += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder)]
         else:  # nothing survives the restart: queued and unacknowledged messages are lost

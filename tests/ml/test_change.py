@@ -89,7 +89,7 @@ def mt_series() -> MtSeries:
         y, m = MT_YEARS.index(crop_year), (d.month - 9) % 12
         sums[y, m] += np.where(ok, bands, 0.0)
         counts[y, m, 0] += ok
-    valid = (counts > 0).all(axis=(1, 2))  # (Y, H, W): every month of the pixel-year observed
+    valid = np.asarray((counts > 0).all(axis=(1, 2)))  # (Y, H, W): every month of the pixel-year observed
     monthly = sums / np.maximum(counts, 1)  # (Y, 12, 6, H, W)
     vals = np.moveaxis(monthly, 2, -1)[np.broadcast_to(valid[:, None], (len(MT_YEARS), 12, h, w))]  # (N, 6)
     z = (monthly - vals.mean(axis=0)[:, None, None]) / vals.std(axis=0)[:, None, None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,7 +42,10 @@ from ml.errors import ProductError
 from ml.products import main, product_filename, write_change_products
 from tests.ml.test_change import SINOP_4326, MtSeries, mt_series
 
-SMALL = {"blocksize": 16, "overview_min_size": 16}  # 27 x 37 px: 16 px blocks so overviews exist
+SMALL: dict[str, Any] = {
+    "blocksize": 16,
+    "overview_min_size": 16,
+}  # 27 x 37 px: 16 px blocks so overviews exist
 
 
 @pytest.fixture(scope="module")

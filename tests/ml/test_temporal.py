@@ -76,6 +76,7 @@ def brute_force(p: np.ndarray, a: np.ndarray, floor: float) -> tuple[list[int], 
             best, best_score = list(seq), w
         for t, c in enumerate(seq):
             marg[t, c] += w
+    assert best is not None
     return best, marg / marg.sum(axis=1, keepdims=True)
 
 

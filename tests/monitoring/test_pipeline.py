@@ -94,7 +94,9 @@ def assert_attribution_as_one_full_apply(pk: int) -> None:
     assert np.array_equal(dyn.klass[ti.run], kept.klass)  # the labels' own years keep their labels
     assert np.array_equal(dyn.tasgen_changed[ti.run], full.changed)  # what the attribution explains
     n, y = dyn.valid.shape
-    esd_model, bands = decoder_for_tiles(inputs.tiles)  # the attribution is told in its bands
+    decoder = decoder_for_tiles(inputs.tiles)  # the attribution is told in its bands
+    assert decoder is not None
+    esd_model, bands = decoder
     month, band = attribute_changes_decoded(
         model, ti.series, full.changed, full.anomaly_score, lambda c: decode_codes(esd_model, c), seed=0
     )

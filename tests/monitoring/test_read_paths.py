@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.cache import caches
 from django.test import override_settings
 
@@ -34,9 +36,12 @@ def test_tile_cache_serves_repeats_and_never_stale(api, other_api, demo_store, s
 
     draws = []
     real_draw = tiles.render_product_tile
-    monkeypatch.setattr(
-        "monitoring.apis.tiles.render_product_tile", lambda *a: draws.append(a) or real_draw(*a)
-    )
+
+    def counting_draw(*a: Any) -> bytes:
+        draws.append(a)
+        return real_draw(*a)
+
+    monkeypatch.setattr("monitoring.apis.tiles.render_product_tile", counting_draw)
     first = api.get(url)
     again = api.get(url)
     assert first.status_code == again.status_code == 200
@@ -117,7 +122,9 @@ def test_token_authentication_answers_like_drf(owner, other) -> None:
 
     from monitoring.models import AOI
 
-    AOI.objects.create(owner=owner, name="mine", geometry="MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)))")
+    AOI.objects.create(
+        owner=owner, name="mine", geometry=MultiPolygon(Polygon(((0, 0), (1, 0), (1, 1), (0, 0))))
+    )
     key = Token.objects.create(user=owner).key
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

@@ -48,12 +48,11 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     assert all(i["review_reason"] in REASONS and 0 <= i["review_value"] <= 6 for i in items)
     unknown = [i["review_reason"] == REASON_UNKNOWN for i in items]
     assert unknown == sorted(unknown, reverse=True)
-    rows = (
+    rows = list(
         DynamicSample.objects.filter(analysis_id=pk)
         .exclude(review_reason="")
         .order_by("label__row", "label_id", "year")
     )
-    rows = list(rows)
     expected = queue_order(rows)
     assert [i["id"] for i in items] == [rows[j].pk for j in expected]
     known = [i for i in items if i["review_reason"] != REASON_UNKNOWN]
@@ -143,16 +142,18 @@ def test_review_apply_loop(api, other_api, demo_store, celery_worker, shared_dat
     assert {"top_bands", "top_months", "review_reason"} <= set(here[corrected["year"]])
 
     # the export: the store year of the label date, the reason and the answer
-    rows = list(
+    exported = list(
         csv.DictReader(
             io.StringIO(
                 b"".join(api.get(f"/api/analyses/{second['id']}/samples/?fmt=csv").streaming_content).decode()
             )
         )
     )
-    assert {r["reference_year"] for r in rows} == {"2012"}  # labels dated Sep 2011: crop year 2012
+    assert {r["reference_year"] for r in exported} == {"2012"}  # labels dated Sep 2011: crop year 2012
     answered = [
-        r for r in rows if r["label_id"] == str(corrected["label"]) and r["year"] == str(corrected["year"])
+        r
+        for r in exported
+        if r["label_id"] == str(corrected["label"]) and r["year"] == str(corrected["year"])
     ]
     assert (
         answered[0]["reviewed_class"] == "Soybean-maize" and answered[0]["dynamic_class"] == "Soybean-maize"
@@ -181,6 +182,7 @@ def test_bad_review_input(api, other_api, owner, shared_data) -> None:
     )
     pk = analysis.pk
     label = label_set.labels.first()
+    assert label is not None
     sample = DynamicSample.objects.create(
         analysis=analysis,
         label=label,

@@ -27,6 +27,7 @@ def world(api, demo_store, celery_worker, shared_data) -> World:  # noqa: F811
     owned = {body["aoi"], body["label_set"], pk}
     owned |= set(MapProduct.objects.filter(analysis_id=pk).values_list("pk", flat=True))
     owned |= set(Label.objects.filter(label_set_id=body["label_set"]).values_list("pk", flat=True))
+    assert label is not None and product is not None
     return World(
         aoi=body["aoi"],
         label_set=body["label_set"],

@@ -113,7 +113,7 @@ def test_stateful_sequences_answer_no_server_error(token) -> None:
         )
         assert links >= 10, "the schema declares links from the create operations"
 
-        class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]  # a base class built at run time
             def get_call_kwargs(self, case):
                 return {"headers": {"Authorization": f"Token {token}"}}
 

@@ -87,7 +87,7 @@ SQLITE_OPTIONS = {
 }
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dj_database_url.DBConfig:
     """A Django ``DATABASES`` entry from a URL, always with a GeoDjango engine.
 
     ``postgres://``/``postgresql://`` become PostGIS, ``sqlite://`` becomes SpatiaLite.

@@ -8,7 +8,9 @@ beat) does the same by itself for analyses with no progress; this command does i
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.models import Analysis
 from monitoring.services.pipeline.resume import resume
@@ -17,11 +19,11 @@ from monitoring.services.pipeline.resume import resume
 class Command(BaseCommand):
     help = "Re-enqueue the current stage of the given analyses (or of every queued/running one with --all)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("ids", nargs="*", type=int, help="analysis ids")
         parser.add_argument("--all", action="store_true", help="every queued or running analysis")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         if not options["ids"] and not options["all"]:
             raise CommandError("give analysis ids or --all")
         qs = Analysis.objects.filter(status__in=[Analysis.Status.QUEUED, Analysis.Status.RUNNING])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.selectors.health import health_report
 
@@ -12,10 +13,10 @@ from monitoring.selectors.health import health_report
 class Command(BaseCommand):
     help = "Print database, broker and worker status as JSON; exit 1 when one is not ok."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for a worker")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         report = health_report(worker_timeout=options["timeout"])
         self.stdout.write(json.dumps(report))
         if report["status"] != "ok":

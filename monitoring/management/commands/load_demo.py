@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -34,7 +35,7 @@ def demo_password(environ: dict[str, str], *, production: bool) -> tuple[str, bo
 class Command(BaseCommand):
     help = "Create the demo user (printed) and load the demo ESD store, AOIs and label sets. Safe to rerun."
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         password, generated = demo_password(dict(os.environ), production=settings.ESD_PRODUCTION)
         if generated:
             self.stdout.write("DEMO_PASSWORD is unset: the demo user gets a generated password (below).")

@@ -5,7 +5,9 @@ Exits 2 with one line per failing component naming the setting to fix; prints ``
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.services.health import check_broker, check_database
 
@@ -13,10 +15,10 @@ from monitoring.services.health import check_broker, check_database
 class Command(BaseCommand):
     help = "Check that GDAL, the database (DATABASE_URL) and the broker (CELERY_BROKER_URL) work."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--skip-broker", action="store_true", help="check the database only")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         from django.contrib.gis.gdal import gdal_version
 
         checks = {"gdal": None, "database": check_database()}

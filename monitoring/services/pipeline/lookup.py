@@ -7,6 +7,7 @@ the ESD preview), so those products can be written while TasGen still runs.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from django.utils import timezone
@@ -28,20 +29,20 @@ logger = logging.getLogger(__name__)
 MAX_POLYGON_PIXELS = 64  # pixels sampled from one polygon label (seeded), each a sample of that label
 
 
-def lookup_dir(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+def lookup_dir(inputs: AnalysisInputs) -> Path:
     return cache_dir("lookup", inputs.lookup_key)
 
 
-def labels_path(inputs: AnalysisInputs):  # type: ignore[no-untyped-def]
+def labels_path(inputs: AnalysisInputs) -> Path:
     return cache_dir("labels", inputs.labels_key) / "labels.npz"
 
 
-def window_path(inputs: AnalysisInputs, index: int):  # type: ignore[no-untyped-def]
+def window_path(inputs: AnalysisInputs, index: int) -> Path:
     """``indices (Y, 12, h, w) uint16``, ``valid (Y, h, w)`` of one window (written last: its marker)."""
     return lookup_dir(inputs) / f"w{index:05d}.npz"
 
 
-def features_path(inputs: AnalysisInputs, index: int):  # type: ignore[no-untyped-def]
+def features_path(inputs: AnalysisInputs, index: int) -> Path:
     """``similarity (Y-1, h, w) float16`` and ``preview (Y, 4, h, w) uint8`` of one window."""
     return lookup_dir(inputs) / f"f{index:05d}.npz"
 

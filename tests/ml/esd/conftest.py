@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def geographic_grid(real: RealYear, cols: slice) -> tuple[np.ndarray, np.ndarray
     width = int(np.ceil((east - west) / GEO_RES))
     height = int(np.ceil((north - south) / GEO_RES))
     cc, rr = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    glon, glat = gt @ (cc, rr)
+    glon, glat = cast(Any, gt) @ (cc, rr)  # affine's stub: floats only
     x, y = rasterio.warp.transform("EPSG:4326", UTM13, glon.ravel().tolist(), glat.ravel().tolist())
     col, row = ~t @ (np.asarray(x), np.asarray(y))
     col, row = np.floor(col).astype(int), np.floor(row).astype(int)

@@ -78,7 +78,7 @@ def colorado_year(year: int) -> RealYear:
         for cand in order[m][1:]:
             gap = np.isnan(filled[m, 0]) & have[cand]
             filled[m][:, gap] = monthly[cand][:, gap]
-    valid = have.any(axis=0)
+    valid = np.asarray(have.any(axis=0))
     red, nir, swir = np.nan_to_num(filled[:, 0]), np.nan_to_num(filled[:, 1]), np.nan_to_num(filled[:, 2])
     eps = 1e-6
     feats = np.stack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from affine import Affine
 
 from ml.errors import NoCoverageError, StoreError
 from ml.esd.codec import indices_to_codes
-from ml.esd.store import EsdStore, main, write_catalog
+from ml.esd.store import EsdStore, PointStrategy, main, write_catalog
 from ml.esd.tiles import read_tile, tile_filename
 from tests.ml.esd.conftest import SPLIT, Site
 from tests.ml.esd.real_tiles import UTM13, colorado_year
@@ -89,7 +90,7 @@ def nearest_through(
     pixel containing it; -1 where outside."""
     h, w = shape
     cc, rr = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    x, y = transform @ (cc, rr)
+    x, y = cast(Any, transform) @ (cc, rr)  # affine's stub: floats only
     sx, sy = rasterio.warp.transform(crs, src_crs, x.ravel().tolist(), y.ravel().tolist())
     col, row = ~src_transform @ (np.asarray(sx), np.asarray(sy))
     col, row = np.floor(col).astype(int), np.floor(row).astype(int)
@@ -142,7 +143,8 @@ def test_points_all_strategies(utm_site: Site) -> None:
     lon = np.append(lon, [-100.0])  # far away
     lat = np.append(lat, [45.0])
     years = [2009, 2010, 2011, 2015]
-    results = [store.read_points(lon, lat, years, strategy=s) for s in ("block", "window", "pixel")]
+    strategies: tuple[PointStrategy, ...] = ("block", "window", "pixel")
+    results = [store.read_points(lon, lat, years, strategy=s) for s in strategies]
     res = results[0]
     assert res.indices.shape == (301, 4, 12) and res.embeddings.shape == (301, 4, 12, 6)
     for y, year in enumerate(years[:3]):

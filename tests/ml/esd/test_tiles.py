@@ -92,7 +92,9 @@ def test_geographic_tile(mixed_site: Site) -> None:
     assert ok, errors
     info = read_tile_info(path)
     assert info.epsg == 4326 and info.resolution == pytest.approx(0.0003)
-    assert 0.5 < info.valid_fraction < 1.0  # the rotated UTM half-site inside its lon/lat box
+    assert (
+        info.valid_fraction is not None and 0.5 < info.valid_fraction < 1.0
+    )  # the rotated UTM half-site inside its lon/lat box
 
 
 def test_official_tile_without_producer_tag(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ml.errors import TasGenError
-from ml.eval.protocols import Prediction, ProtocolCase, prodes_case, score, splice_case, supervised_truth
+from ml.eval.cases import Prediction, ProtocolCase, score
+from ml.eval.protocols import prodes_case, splice_case, supervised_truth
 from ml.samples import load_samples
 from ml.tasgen.__main__ import main
 from tests.ml.tasgen.conftest import CERRADO_MY, MT9, PRODES

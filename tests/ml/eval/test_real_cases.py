@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from ml.eval.protocols import Prediction, score, static_year_classifier
+from ml.eval.cases import Prediction, score
+from ml.eval.protocols import static_year_classifier
 from ml.eval.real_cases import default_dtwsat_cube, dtwsat_case, stable_case
 from ml.samples import load_samples
 from ml.tasgen.__main__ import main
@@ -73,6 +74,7 @@ def test_static_year_classifier_pays_on_real_stable_series() -> None:
     v = s.values[s.valid]
     mean, std = v.mean(axis=(0, 1)), v.std(axis=(0, 1))
     tr = case.fold == 0
+    assert case.scored is not None
     pred = static_year_classifier(s.subset(tr), s.subset(~tr), mean, std, seed=0)
     got = score(
         case.__class__(

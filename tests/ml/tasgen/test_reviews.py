@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.errors import TasGenError
-from ml.eval.protocols import ProtocolCase
+from ml.eval.cases import ProtocolCase
 from ml.eval.simulated_review import simulate_reviews
 from ml.samples import SampleSet
 from ml.tasgen import UNKNOWN
