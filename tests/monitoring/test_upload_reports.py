@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +19,7 @@ MUNICH = {
 }
 
 
-def test_repaired_aoi_reports_what_and_the_areas(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_repaired_aoi_reports_what_and_the_areas(api: APIClient, demo_store: Path) -> None:
     response = api.post("/api/aois/", {"name": "bow tie", "geometry": BOWTIE}, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -28,7 +31,7 @@ def test_repaired_aoi_reports_what_and_the_areas(api, demo_store) -> None:  # ty
     assert after == pytest.approx(body["properties"]["area_km2"], rel=0.01)
 
 
-def test_aoi_outside_coverage_names_the_covered_patches(api, demo_store) -> None:  # type: ignore[no-untyped-def]
+def test_aoi_outside_coverage_names_the_covered_patches(api: APIClient, demo_store: Path) -> None:
     response = api.post("/api/aois/", {"name": "Munich", "geometry": MUNICH}, format="json")
     assert response.status_code == 400
     detail = response.json()["detail"]
