@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 export DJANGO_SETTINGS_MODULE ?= webapp.settings.base
 
-.PHONY: run install install-system venv venv-dev migrate demo serve worker web test test-slow test-e2e fingerprint bench lint format clean
+.PHONY: run install install-system venv venv-dev migrate demo serve worker web test test-slow test-e2e fingerprint screenshots bench lint format clean
 
 ## make run: everything a fresh machine needs, then the web server (http://127.0.0.1:8000) and one worker
 run: install migrate demo serve
@@ -61,6 +61,11 @@ test-slow: install venv-dev
 ## make fingerprint: rewrite tests/data/demo_fingerprint.json after an intended change of the demo results
 fingerprint: install venv-dev
 	DJANGO_SETTINGS_MODULE=webapp.settings.test ESD_FINGERPRINT_UPDATE=1 $(PY) -m pytest --runslow -q tests/monitoring/test_demo_fingerprint.py $(PYTEST_ARGS)
+
+## make screenshots: rerun the browser tests and keep their screenshots in docs/screenshots (tests alone write to a temporary folder)
+screenshots: install venv-dev
+	bash .ci/install-system.sh test
+	ESD_SCREENSHOTS=$(CURDIR)/docs/screenshots DJANGO_SETTINGS_MODULE=webapp.settings.test $(PY) -m pytest tests/e2e -m e2e --runslow $(PYTEST_ARGS)
 
 bench: install venv-dev
 	bash .ci/install-system.sh test

@@ -163,14 +163,26 @@ def uncertainty_colormap() -> ColorMap:
 
 
 def from_to_colormap(colors: Sequence[str]) -> ColorMap:
-    """From-to code -> the colour of the class changed *to*; unchanged codes light grey, 0 transparent."""
+    """From-to code -> one distinct colour per changed pair; unchanged codes light grey, 0 transparent.
+
+    Pairs are numbered in code order (A → B before A → C ...) and take :func:`default_class_colors` of
+    that many, so "Cotton-fallow → Forest" and "Soybean-cotton → Forest" no longer look alike (the
+    colour of the class changed *to* made them identical). ``colors`` (the class colours) only fixes
+    the number of classes and is checked.
+    """
     n = len(colors)
-    rgba = class_colormap(colors)  # checks the colours; rgba[j] is class j's colour
+    class_colormap(colors)  # checks the colours
+    pair_rgba = [hex_to_rgba(c) for c in default_class_colors(n * (n - 1))]
     grey = hex_to_rgba(UNCHANGED_COLOR)
     cmap: ColorMap = {NODATA_FROM_TO: TRANSPARENT}
+    k = 0
     for i in range(n):
         for j in range(n):
-            cmap[i * n + j + 1] = grey if i == j else rgba[j]
+            if i == j:
+                cmap[i * n + j + 1] = grey
+            else:
+                cmap[i * n + j + 1] = pair_rgba[k]
+                k += 1
     return cmap
 
 

@@ -36,7 +36,7 @@ MAX_ZOOM: Final[int] = 24  # deeper tiles are refused (404)
 PREVIEW_MIN_ZOOM: Final[int] = 6  # the store preview reads the tiles themselves: not below this zoom
 PREVIEW_MAX_PIXEL_YEARS: Final[int] = 4 * TILE_SIZE * TILE_SIZE  # one year of one (buffered) tile
 WEB_MERCATOR: Final = morecantile.tms.get("WebMercatorQuad")
-RENDER_VERSION: Final[str] = "1"  # part of every ETag: bump when the rendering changes
+RENDER_VERSION: Final[str] = "2"  # part of every ETag: bump when the rendering changes
 VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {
     "similarity": (0.0, 1.0),
     "uncertainty": (0.0, 1.0),
@@ -104,10 +104,12 @@ def file_etag(path: Path, *parts: object) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def product_etag(product: MapProduct, z: int, x: int, y: int) -> str:
+def product_etag(product: MapProduct, z: int, x: int, y: int, only: int | None = None) -> str:
     """ETag of one tile of ``product`` (changes when the COG is rewritten or the class colours change)."""
     colors = [c.get("color") for c in product.analysis.label_set.map_classes]
-    return file_etag(product_path(product), product.colormap, colors, z, x, y)
+    return file_etag(
+        product_path(product), product.colormap, colors, z, x, y, *(() if only is None else ("only", only))
+    )
 
 
 def read_tile(path: Path, z: int, x: int, y: int, indexes: tuple[int, ...] = (1,)) -> ImageData:
@@ -131,9 +133,14 @@ def render(img: ImageData, style: TileStyle) -> bytes:
     return img.render(img_format="PNG", colormap=style.colormap, add_mask=True)
 
 
-def render_product_tile(product: MapProduct, z: int, x: int, y: int) -> bytes:
-    """The PNG of tile ``(z, x, y)`` of a map product, in its server-side colours."""
+def render_product_tile(product: MapProduct, z: int, x: int, y: int, only: int | None = None) -> bytes:
+    """The PNG of tile ``(z, x, y)`` of a map product, in its server-side colours; ``only`` keeps one value
+    of a class map coloured (e.g. one from-to transition) and makes every other one transparent."""
     style = product_style(product)
+    if only is not None and style.colormap is not None:
+        transparent = (0, 0, 0, 0)
+        cmap = {k: (v if k == only else transparent) for k, v in style.colormap.items()}
+        style = TileStyle(colormap=cmap, rescale=style.rescale, indexes=style.indexes)
     return render(read_tile(product_path(product), z, x, y, style.indexes), style)
 
 
@@ -208,7 +215,9 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
 
     Reads the catalog tiles that touch the XYZ tile, on the XYZ tile's own Web Mercator grid (nearest
     resampling of the FSQ indices), and draws :func:`ml.change.esd_preview_rgb`; pixels without data
-    are transparent. :class:`TileNotFound` when no store tile of ``year`` covers it, or below
+    are transparent (a tile with none at all is wholly transparent, not missing: the browser, which asks
+    for tiles touching a footprint, must not see errors). :class:`TileNotFound` when no store tile of
+    ``year`` covers it, or below
     :data:`PREVIEW_MIN_ZOOM` (a low-zoom tile would read whole store tiles).
     """
     from ml.change import esd_preview_rgb
@@ -231,8 +240,8 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
         )
     except MLError as exc:
         raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}: {exc}") from exc
-    if not window.valid.any():
-        raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}")
+    if not window.valid.any():  # inside a store tile's footprint but all nodata there: a transparent tile
+        return png_rgba(np.zeros((TILE_SIZE, TILE_SIZE, 4), dtype=np.uint8))
     rgba = esd_preview_rgb(window.embeddings[0], window.valid[0])[:, :TILE_SIZE, :TILE_SIZE]
     return png_rgba(rgba)
 

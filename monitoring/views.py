@@ -45,8 +45,14 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def map_page(request: HttpRequest) -> HttpResponse:
-    """The map page where users draw AOIs, upload labels and explore analyses."""
-    return render(request, "monitoring/map.html", {"pipeline_stages": stages_json()})
+    """The map page where users draw AOIs, upload labels and explore analyses; ``basemap_url`` is the
+    configured XYZ base map (``ESD_BASEMAP_URL``, empty for the shipped offline outline only)."""
+    context = {
+        "pipeline_stages": stages_json(),
+        "basemap_url": settings.ESD_BASEMAP_URL,
+        "basemap_attribution": settings.ESD_BASEMAP_ATTRIBUTION,
+    }
+    return render(request, "monitoring/map.html", context)
 
 
 class ThrottledLoginView(LoginView):

@@ -12,16 +12,24 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from monitoring.apis.uploads import read_upload
 from monitoring.models import AOI
+from monitoring.selectors.coverage import aoi_coverage_years
 from monitoring.selectors.objects import aoi_get, aoi_list
 from monitoring.services.aois import aoi_create, aoi_delete, aoi_import, aoi_update
 from monitoring.users import signed_in
 
 
 class AoiOutputSerializer(GeoFeatureModelSerializer):
+    coverage_years = serializers.SerializerMethodField(
+        help_text="years with ESD tiles over the AOI (the Run form's default years)"
+    )
+
     class Meta:
         model = AOI
         geo_field = "geometry"
-        fields = ("id", "name", "area_km2", "source_filename", "created_at")
+        fields = ("id", "name", "area_km2", "source_filename", "created_at", "coverage_years")
+
+    def get_coverage_years(self, aoi: AOI) -> list[int]:
+        return aoi_coverage_years(aoi)
 
 
 class AoiListApi(APIView):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
+from monitoring.selectors.coverage import esd_coverage_patches
 from monitoring.selectors.esd_catalog import esd_coverage
 from monitoring.selectors.legends import analysis_legends
 from monitoring.selectors.objects import analysis_get
@@ -68,10 +69,14 @@ class EsdCoverageApi(APIView):
             help_text="[west, south, east, north] of all tiles, EPSG:4326; null without tiles",
         )
         footprints = serializers.JSONField(help_text="GeoJSON FeatureCollection, properties tile_id and year")
+        patches = serializers.JSONField(
+            help_text='one per tile id: {"tile_id", "name", "label" (e.g. "Mato Grosso, MODIS, 2007-2013"),'
+            ' "years", "bounds", "geometry"}, drawn and named on the map\'s first screen'
+        )
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
-        return Response(esd_coverage())
+        return Response({**esd_coverage(), "patches": esd_coverage_patches()})
 
 
 class AnalysisLegendsApi(APIView):

@@ -70,14 +70,24 @@ class ProductTileApi(TileApi):
     Transparent where nodata; 404 for tiles outside the product, and for other users' analyses.
     """
 
-    @extend_schema(responses={(200, "image/png"): bytes})
+    class FilterSerializer(filters.FilterSerializer):
+        only = serializers.IntegerField(
+            min_value=0,
+            required=False,
+            help_text="draw only this value of a class map (e.g. one from-to code), the rest transparent",
+        )
+
+    @extend_schema(parameters=[FilterSerializer], responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, product_pk: int, z: int, x: int, y: int) -> HttpResponse:
         product = product_for_tile(user=signed_in(request), analysis_pk=pk, pk=product_pk)
         if product is None:
             raise Http404(f"map product {product_pk} not found")
         check_tile(z, x, y)
+        only = self.FilterSerializer.parse(request).get("only")
         return tile_response(
-            request, product_etag(product, z, x, y), lambda: render_product_tile(product, z, x, y)
+            request,
+            product_etag(product, z, x, y, only),
+            lambda: render_product_tile(product, z, x, y, only),
         )
 
 

@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from monitoring.errors import ApplicationError
 from monitoring.models import AOI, Analysis, LabelSet
 from monitoring.parameters import analysis_parameters_clean
-from monitoring.selectors.esd_catalog import esd_catalog_years
+from monitoring.selectors.coverage import aoi_coverage_years, year_span
 from monitoring.services.pipeline.state import FINISHED
 from monitoring.storage.paths import analysis_dir
 
@@ -48,12 +48,12 @@ def analysis_create(
         raise ApplicationError(f"start_year {start_year} is after end_year {end_year}")
     if end_year - start_year + 1 > MAX_YEARS:
         raise ApplicationError(f"at most {MAX_YEARS} years per analysis, got {end_year - start_year + 1}")
-    available = esd_catalog_years()
+    available = aoi_coverage_years(aoi)  # years with tiles over this area, not anywhere in the store
     missing = [y for y in range(start_year, end_year + 1) if y not in available]
     if len(missing) == end_year - start_year + 1:
         raise ApplicationError(
-            f"the ESD store has no tiles for {start_year}-{end_year}; available years: "
-            f"{', '.join(map(str, available)) or 'none (index a store with manage.py esd_index)'}"
+            f"the ESD store has no tiles over the area {aoi.name!r} for {start_year}-{end_year}; years with "
+            f"data there: {year_span(available) or 'none (draw the area over a coverage patch, or index a store with manage.py esd_index)'}"
         )
     if not label_set.labels.exists():
         raise ApplicationError("the label set has no labels")

@@ -1,21 +1,16 @@
-// Small SVG charts without a library: a monthly line chart over years and stacked bars of area per class.
+// Charts of the map page, drawn by Chart.js 4 (vendored in static/vendor/chartjs-4.4.7, MIT; see
+// static/vendor/README.md): area by class per year (stacked bars), a pixel's monthly series over years
+// (lines). Axes stay readable from 1 to 40 years (Chart.js skips labels that would overlap), tooltips show
+// the values, and every chart has PNG and CSV export buttons. Legends of map layers are plain HTML.
 
-import { esc, fmt } from "./api.js";
+/* global Chart */
+import { esc } from "./api.js";
 
-const NS = "http://www.w3.org/2000/svg";
 export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-function niceTicks(lo, hi, n = 4) {
-  if (!(hi > lo)) { hi = lo + 1; }
-  const raw = (hi - lo) / n;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((s) => s * mag).find((s) => s >= raw) || raw;
-  const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-6; v += step) ticks.push(+v.toFixed(10));
-  return ticks;
-}
-
-function short(v) {
+/** Short axis numbers: 12345 -> "12k". */
+export function short(v) {
   const a = Math.abs(v);
   if (a >= 1e4) return `${(v / 1000).toFixed(0)}k`;
   if (a >= 1000) return `${(v / 1000).toFixed(1)}k`;
@@ -23,138 +18,146 @@ function short(v) {
   return v.toFixed(a < 1 ? 2 : 1);
 }
 
+/** CSV text of a header and rows (values quoted when needed). */
+export function toCsv(header, rows) {
+  const cell = (v) => {
+    const s = v === null || v === undefined ? "" : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(cell).join(",")).join("\n") + "\n";
+}
+
+function download(name, href) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
 /**
- * Line chart of monthly values over several years.
- * @param {HTMLElement} el  container (its content is replaced)
- * @param {{years: number[], months?: number, series: {name: string, color?: string, values: (number|null)[]}[],
- *          yLabel?: string, height?: number}} spec  values hold months*years points (null = no data)
+ * Replace the content of ``el`` by a canvas and its export bar, and draw a Chart.js chart in it.
+ * @param {HTMLElement} el
+ * @param {object} config  Chart.js configuration
+ * @param {{name: string, label: string, csv: () => string, height?: number}} opts  file base name, accessible label
+ * @returns {Chart}
+ */
+function mount(el, config, opts) {
+  if (el._chart) el._chart.destroy();
+  el.innerHTML = `<div class="chartbox" style="height:${opts.height || 200}px"><canvas role="img" aria-label="${esc(opts.label)}"></canvas></div>
+    <div class="chart-export"><button type="button" class="icon" data-fmt="png" aria-label="Download ${esc(opts.label)} as PNG">PNG</button><button type="button" class="icon" data-fmt="csv" aria-label="Download ${esc(opts.label)} as CSV">CSV</button></div>`;
+  const canvas = el.querySelector("canvas");
+  const chart = new Chart(canvas, {
+    ...config,
+    options: {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      interaction: { mode: "index", intersect: false },
+      ...config.options,
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 10, font: { size: 11 } } }, ...(config.options || {}).plugins },
+    },
+    plugins: [{ id: "white-bg", beforeDraw: (c) => { const x = c.ctx; x.save(); x.fillStyle = "#fff"; x.fillRect(0, 0, c.width, c.height); x.restore(); } }],
+  });
+  el._chart = chart;
+  el.querySelector('[data-fmt="png"]').addEventListener("click", () => download(`${opts.name}.png`, chart.toBase64Image("image/png", 1)));
+  el.querySelector('[data-fmt="csv"]').addEventListener("click", () => download(`${opts.name}.csv`, `data:text/csv;charset=utf-8,${encodeURIComponent(opts.csv())}`));
+  return chart;
+}
+
+/** Year-axis options: one tick per year at most, thinned by Chart.js so labels never overlap. */
+function yearTicks() {
+  return { autoSkip: true, autoSkipPadding: 8, maxRotation: 0, font: { size: 11 } };
+}
+
+/**
+ * Stacked bars of area (ha) per class and year.
+ * @param {HTMLElement} el
+ * @param {{years: number[], classes: {name: string, color: string}[], values: Object<string, number>[], name?: string}} spec
+ */
+export function stackedBars(el, spec) {
+  return mount(el, {
+    type: "bar",
+    data: {
+      labels: spec.years.map(String),
+      datasets: spec.classes.map((c) => ({ label: c.name, backgroundColor: c.color, data: spec.values.map((row) => row[c.name] || 0) })),
+    },
+    options: {
+      scales: {
+        x: { stacked: true, ticks: yearTicks(), grid: { display: false } },
+        y: { stacked: true, title: { display: true, text: "ha" }, ticks: { callback: (v) => short(v) } },
+      },
+      plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Number(c.raw).toLocaleString("en-US", { maximumFractionDigits: 1 })} ha` } } },
+    },
+  }, {
+    name: spec.name || "area_by_class", label: "Area by class per year", height: 220,
+    csv: () => toCsv(["year", ...spec.classes.map((c) => `${c.name} (ha)`)], spec.years.map((y, j) => [y, ...spec.classes.map((c) => spec.values[j][c.name] || 0)])),
+  });
+}
+
+/**
+ * Lines of monthly values over several years (x: year + month), e.g. a pixel's reflectance or embedding.
+ * @param {HTMLElement} el
+ * @param {{years: number[], months?: number, startMonth?: number, series: {name: string, color?: string, values: (number|null)[]}[],
+ *          yLabel?: string, height?: number, name?: string}} spec  values hold months*years points (null = no data)
  */
 export function lineChart(el, spec) {
   const months = spec.months || 12;
-  const W = 460, H = spec.height || 190, L = 40, R = 6, T = 8, B = 36;
+  const start = (spec.startMonth || 1) - 1; // 0-based calendar month of the first step of a year
   const n = spec.years.length * months;
-  const all = spec.series.flatMap((s) => s.values.filter((v) => v !== null && Number.isFinite(v)));
-  const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
-  const ticks = niceTicks(lo, hi);
-  const y0 = Math.min(lo, ticks[0]), y1 = Math.max(hi, ticks[ticks.length - 1]);
-  const x = (i) => L + ((i + 0.5) / n) * (W - L - R);
-  const y = (v) => T + (1 - (v - y0) / (y1 - y0 || 1)) * (H - T - B);
-  let svg = `<svg xmlns="${NS}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(spec.yLabel || "series")} per month">`;
-  spec.years.forEach((yr, j) => {
-    const xa = L + (j / spec.years.length) * (W - L - R);
-    if (j % 2 === 0) svg += `<rect x="${xa}" y="${T}" width="${(W - L - R) / spec.years.length}" height="${H - T - B}" fill="#f4f7f6"/>`;
-    svg += `<text x="${xa + (W - L - R) / spec.years.length / 2}" y="${H - B + 12}" text-anchor="middle">${yr}</text>`;
+  // the x value of step i: the year the step belongs to plus its fraction, so ticks fall on year starts
+  const xs = Array.from({ length: n }, (_, i) => spec.years[Math.floor(i / months)] + (i % months) / months);
+  const when = (i) => {
+    const y = spec.years[Math.floor(i / months)];
+    const m = (start + (i % months)) % 12;
+    const cal = start > 0 && m >= start ? y - 1 : y; // shifted (crop) years are named by the year they end in
+    return `${MONTHS[m]} ${cal}`;
+  };
+  const span = spec.years.length;
+  return mount(el, {
+    type: "line",
+    data: {
+      datasets: spec.series.map((s, k) => ({
+        label: s.name, borderColor: s.color || PALETTE[k % PALETTE.length], backgroundColor: s.color || PALETTE[k % PALETTE.length],
+        data: s.values.map((v, i) => ({ x: xs[i], y: v === null || !Number.isFinite(v) ? null : v })),
+        borderWidth: 1.4, pointRadius: span > 6 ? 0 : 1.5, spanGaps: false,
+      })),
+    },
+    options: {
+      parsing: false,
+      scales: {
+        x: {
+          type: "linear", min: spec.years[0], max: spec.years[span - 1] + 1,
+          ticks: { ...yearTicks(), stepSize: span > 20 ? 5 : span > 10 ? 2 : 1, callback: (v) => (Number.isInteger(v) && v <= spec.years[span - 1] ? String(v) : "") },
+        },
+        y: { title: { display: Boolean(spec.yLabel), text: spec.yLabel || "" }, ticks: { callback: (v) => short(v) } },
+      },
+      plugins: {
+        tooltip: {
+          callbacks: {
+            title: (items) => (items.length ? when(items[0].dataIndex) : ""),
+            label: (c) => `${c.dataset.label}: ${c.parsed.y === null ? "no data" : Number(c.parsed.y).toFixed(3)}`,
+          },
+        },
+      },
+    },
+  }, {
+    name: spec.name || "series", label: `${spec.yLabel || "series"} per month`, height: spec.height || 200,
+    csv: () => toCsv(["year", "step", "month", ...spec.series.map((s) => s.name)], xs.map((_, i) => [spec.years[Math.floor(i / months)], (i % months) + 1, when(i), ...spec.series.map((s) => s.values[i])])),
   });
-  for (const t of ticks) {
-    svg += `<line x1="${L}" x2="${W - R}" y1="${y(t)}" y2="${y(t)}" stroke="#e3e8e6"/>`;
-    svg += `<text x="${L - 4}" y="${y(t) + 3}" text-anchor="end">${short(t)}</text>`;
-  }
-  spec.series.forEach((s, k) => {
-    const color = s.color || PALETTE[k % PALETTE.length];
-    let d = "", pen = false;
-    s.values.forEach((v, i) => {
-      if (v === null || !Number.isFinite(v)) { pen = false; return; }
-      d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    });
-    svg += `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.4"><title>${esc(s.name)}</title></path>`;
-  });
-  // legend row
-  let lx = L;
-  spec.series.forEach((s, k) => {
-    const color = s.color || PALETTE[k % PALETTE.length];
-    svg += `<rect x="${lx}" y="${H - 14}" width="10" height="3" fill="${color}"/><text x="${lx + 13}" y="${H - 10}">${esc(s.name)}</text>`;
-    lx += 18 + 6 * String(s.name).length;
-  });
-  if (spec.yLabel) svg += `<text x="${W - R}" y="${H - 10}" text-anchor="end" fill="#778">${esc(spec.yLabel)}</text>`;
-  svg += "</svg>";
-  el.innerHTML = svg;
 }
 
-/**
- * Stacked bars: one bar per year, one segment per class (hectares).
- * @param {HTMLElement} el
- * @param {{years: number[], classes: {name: string, color: string}[], values: Object<string, number>[]}} spec
- */
-export function stackedBars(el, spec) {
-  const W = 460, H = 190, L = 40, R = 6, T = 8, B = 34;
-  const totals = spec.values.map((row) => spec.classes.reduce((a, c) => a + (row[c.name] || 0), 0));
-  const ticks = niceTicks(0, Math.max(...totals, 1));
-  const top = ticks[ticks.length - 1];
-  const y = (v) => T + (1 - v / top) * (H - T - B);
-  const bw = (W - L - R) / spec.years.length;
-  let svg = `<svg xmlns="${NS}" viewBox="0 0 ${W} ${H}" role="img" aria-label="Area by class per year">`;
-  for (const t of ticks) {
-    svg += `<line x1="${L}" x2="${W - R}" y1="${y(t)}" y2="${y(t)}" stroke="#e3e8e6"/><text x="${L - 4}" y="${y(t) + 3}" text-anchor="end">${short(t)}</text>`;
-  }
-  spec.years.forEach((yr, j) => {
-    let acc = 0;
-    const x0 = L + j * bw + bw * 0.15;
-    for (const c of spec.classes) {
-      const v = spec.values[j][c.name] || 0;
-      if (v > 0) {
-        svg += `<rect x="${x0.toFixed(1)}" y="${y(acc + v).toFixed(1)}" width="${(bw * 0.7).toFixed(1)}" height="${(y(acc) - y(acc + v)).toFixed(1)}" fill="${c.color}"><title>${yr} ${esc(c.name)}: ${fmt(v)} ha</title></rect>`;
-      }
-      acc += v;
-    }
-    svg += `<text x="${L + j * bw + bw / 2}" y="${H - B + 12}" text-anchor="middle">${yr}</text>`;
-  });
-  let lx = L;
-  for (const c of spec.classes) {
-    svg += `<rect x="${lx}" y="${H - 13}" width="9" height="9" fill="${c.color}"/><text x="${lx + 12}" y="${H - 5}">${esc(c.name)}</text>`;
-    lx += 20 + 5.6 * c.name.length;
-  }
-  svg += "</svg>";
-  el.innerHTML = svg;
+/** The embedding's six dimensions as lines (they share one code scale). */
+export function smallMultiples(el, spec) {
+  return lineChart(el, { ...spec, height: spec.rowHeight ? spec.rowHeight * 9 : 200 });
 }
 
-/** Legend HTML of categorical items [{label, color}]. */
+/** Legend HTML of categorical items [{label, color, note?}]. */
 export function legendItems(items) {
-  return items.map((i) => `<span class="item"><span class="swatch" style="background:${esc(i.color)}"></span>${esc(i.label)}</span>`).join("");
+  return items.map((i) => `<span class="item"><span class="swatch" style="background:${esc(i.color)}"></span>${esc(i.label)}${i.note ? ` <span class="muted">${esc(i.note)}</span>` : ""}</span>`).join("");
 }
 
 /** Legend HTML of a continuous ramp from items [{value, label, color}] (first and last labels shown). */
 export function legendRamp(items) {
   const stops = items.map((i, k) => `${i.color} ${((k / Math.max(items.length - 1, 1)) * 100).toFixed(0)}%`).join(",");
   return `<span class="item">${esc(items[0].label)}<span class="ramp" style="background:linear-gradient(90deg,${stops})"></span>${esc(items[items.length - 1].label)}</span>`;
-}
-
-/**
- * Small multiples: one row per series (e.g. six embedding dimensions), months along x over the years.
- * Each row is scaled to its own range; easier to read than overlapping lines for quantised codes.
- * @param {HTMLElement} el
- * @param {{years: number[], months?: number, series: {name: string, color?: string, values: (number|null)[]}[],
- *          yLabel?: string, rowHeight?: number}} spec
- */
-export function smallMultiples(el, spec) {
-  const months = spec.months || 12;
-  const rh = spec.rowHeight || 24;
-  const W = 460, L = 40, R = 6, T = 4, B = 18;
-  const H = T + spec.series.length * rh + B;
-  const n = spec.years.length * months;
-  const yw = (W - L - R) / spec.years.length;
-  const x = (i) => L + ((i + 0.5) / n) * (W - L - R);
-  let svg = `<svg xmlns="${NS}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(spec.yLabel || "series")} per month and year">`;
-  spec.years.forEach((yr, j) => {
-    if (j % 2 === 0) svg += `<rect x="${L + j * yw}" y="${T}" width="${yw}" height="${spec.series.length * rh}" fill="#f1f5f3"/>`;
-    svg += `<text x="${L + j * yw + yw / 2}" y="${H - 5}" text-anchor="middle">${yr}</text>`;
-  });
-  spec.series.forEach((s, k) => {
-    const color = s.color || PALETTE[k % PALETTE.length];
-    const vals = s.values.filter((v) => v !== null && Number.isFinite(v));
-    const lo = vals.length ? Math.min(...vals) : 0, hi = vals.length ? Math.max(...vals) : 1;
-    const top = T + k * rh + 3, h = rh - 6;
-    const y = (v) => top + (1 - (v - lo) / (hi - lo || 1)) * h;
-    let d = "", pen = false;
-    s.values.forEach((v, i) => {
-      if (v === null || !Number.isFinite(v)) { pen = false; return; }
-      d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    });
-    svg += `<line x1="${L}" x2="${W - R}" y1="${T + (k + 1) * rh}" y2="${T + (k + 1) * rh}" stroke="#e3e8e6"/>`;
-    svg += `<text x="${L - 4}" y="${top + h / 2 + 3}" text-anchor="end" fill="${color}">${esc(s.name)}</text>`;
-    svg += `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" stroke-linejoin="round"><title>${esc(s.name)}: ${short(lo)} … ${short(hi)}</title></path>`;
-  });
-  svg += "</svg>";
-  el.innerHTML = svg;
 }

@@ -1,7 +1,12 @@
-// The Leaflet map: offline base layers, AOIs with Leaflet.draw, label and sample points, product tiles, swipe.
+// The Leaflet map: base map and coverage (basemap.js, coverage.js), AOIs with Leaflet.draw, label and sample
+// points, product tiles, swipe.
 
 /* global L */
 import { api } from "./api.js";
+import { addBaseMap } from "./basemap.js";
+import { CoverageLayers } from "./coverage.js";
+
+export { FootprintTileLayer, footprintRings, ringTouchesBox } from "./coverage.js";
 
 // Leaflet.draw 1.0.4 still calls Leaflet 1.9's deprecated L.Polyline._flat, which warns on every call.
 if (L.LineUtil && L.LineUtil.isFlat) L.Polyline._flat = L.LineUtil.isFlat;
@@ -17,20 +22,15 @@ export class MapView {
     this.map.createPane("compare").style.zIndex = 360;
     this.map.createPane("heat").style.zIndex = 370;
     this.map.createPane("points").style.zIndex = 450;
-    this.blank = L.layerGroup();
-    this.baseLayers = { "Plain background": this.blank };
-    this.overlays = {};
-    this.blank.addTo(this.map);
-    this.osm = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-      maxZoom: 19,
-      attribution: "© OpenStreetMap contributors",
-    });
-    this.baseLayers["OpenStreetMap (online)"] = this.osm;
-    this.layers = L.control.layers(this.baseLayers, this.overlays, { collapsed: true, position: "topright" }).addTo(this.map);
+    this.layers = L.control.layers({}, {}, { collapsed: true, position: "topright" }).addTo(this.map);
+    const d = el.dataset || {};
+    this.base = addBaseMap(this.map, this.layers, { url: d.basemapUrl, attribution: d.basemapAttribution, outlineUrl: d.outlineUrl });
+    this.coverage = new CoverageLayers(this.map, this.layers);
     L.control.scale({ imperial: false }).addTo(this.map);
 
     this.aois = L.featureGroup().addTo(this.map);
     this.layers.addOverlay(this.aois, "Areas (AOIs)");
+    this.focusAoi = null; // while an analysis is open, only its AOI is outlined (see showAoiOutlines)
     this.labels = L.featureGroup([], { pane: "points" });
     this.layers.addOverlay(this.labels, "Labels");
     this.samples = L.featureGroup([], { pane: "points" });
@@ -64,7 +64,7 @@ export class MapView {
     });
   }
 
-  /** Load the store's coverage: ESD preview base layers per year and the footprints (when the API has them). */
+  /** Load the store's coverage: named patches and the ESD preview of a year that covers the view. */
   async loadCoverage() {
     let cov;
     try {
@@ -72,27 +72,7 @@ export class MapView {
     } catch {
       return null;
     }
-    const years = cov.years || [];
-    years.slice().reverse().forEach((year, k) => {
-      const rings = footprintRings(cov.footprints, year);
-      const layer = new FootprintTileLayer(`/api/esd/preview/${year}/tiles/{z}/{x}/{y}.png`, {
-        minZoom: 6, maxNativeZoom: MAX_NATIVE, maxZoom: 18, attribution: "ESD embeddings preview", className: "esd-preview", rings,
-      });
-      this.layers.addBaseLayer(layer, `ESD preview ${year}`);
-      if (k === 0) {
-        this.map.removeLayer(this.blank);
-        layer.addTo(this.map);
-      }
-    });
-    if (cov.footprints) {
-      const fp = L.geoJSON(cov.footprints, { style: { color: "#555", weight: 1, dashArray: "4 3", fill: false }, interactive: false });
-      fp.addTo(this.map);
-      this.layers.addOverlay(fp, "ESD coverage");
-    }
-    if (cov.bounds && cov.bounds.length === 4) {
-      const [w, s, e, n] = cov.bounds;
-      this.coverageBounds = L.latLngBounds([s, w], [n, e]);
-    }
+    this.coverageBounds = this.coverage.show(cov);
     return cov;
   }
 
@@ -112,6 +92,23 @@ export class MapView {
         this.aois.addLayer(layer);
       }
     }
+    if (this.focusAoi !== null && this.focusAoi !== undefined) this.showAoiOutlines();
+  }
+
+  /**
+   * AOI outlines over results: with an analysis open (``focusId``) only its AOI is outlined, unfilled, and
+   * ``on`` false hides it too; with none open every AOI is drawn as usual.
+   */
+  showAoiOutlines(focusId = this.focusAoi, on = this.aoiOutlinesOn ?? true) {
+    this.focusAoi = focusId;
+    this.aoiOutlinesOn = on;
+    const normal = { color: "#1b7f5f", weight: 2, opacity: 1, fillOpacity: 0.06 };
+    const hidden = { opacity: 0, fillOpacity: 0 };
+    for (const l of this.aois.getLayers()) {
+      if (focusId === null || focusId === undefined) l.setStyle(normal);
+      else if (l.aoiId === focusId && on) l.setStyle({ ...normal, fillOpacity: 0 });
+      else l.setStyle(hidden);
+    }
   }
 
   /** The GeoJSON MultiPolygon of an AOI from its layers on the map (after an edit). */
@@ -122,7 +119,7 @@ export class MapView {
 
   fitAois() {
     if (this.aois.getLayers().length) this.map.fitBounds(this.aois.getBounds(), { padding: [30, 30], maxZoom: 15 });
-    else if (this.coverageBounds) this.map.fitBounds(this.coverageBounds, { padding: [20, 20] });
+    else if (this.coverageBounds) this.map.fitBounds(this.coverageBounds, { padding: [20, 20], maxZoom: 5 }); // patches with their country around
   }
 
   zoomToAoi(id) {
@@ -246,59 +243,6 @@ export class MapView {
       this.pixelMarker = L.circleMarker([lat, lon], { pane: "points", radius: 7, color: "#f0b429", weight: 3, fill: false, interactive: false }).addTo(this.map);
     } else this.pixelMarker.setLatLng([lat, lon]);
   }
-}
-
-/**
- * A tile layer that only asks for tiles touching some polygon ring ([[lon, lat], ...]): the server answers 404
- * outside the data, which the browser would report as errors.
- */
-export const FootprintTileLayer = L.TileLayer.extend({
-  _isValidTile(coords) {
-    if (!L.TileLayer.prototype._isValidTile.call(this, coords)) return false;
-    const rings = this.options.rings;
-    if (!rings) return true;
-    const b = this._tileCoordsToBounds(coords);
-    const box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
-    return rings.some((ring) => ringTouchesBox(ring, box));
-  },
-});
-
-/** The outer rings of the footprints of one year (or all, when year is null). */
-export function footprintRings(fc, year = null) {
-  const rings = [];
-  for (const f of (fc && fc.features) || []) {
-    if (year !== null && f.properties && f.properties.year !== undefined && f.properties.year !== year) continue;
-    const g = f.geometry;
-    if (!g) continue;
-    if (g.type === "Polygon") rings.push(g.coordinates[0]);
-    else if (g.type === "MultiPolygon") for (const p of g.coordinates) rings.push(p[0]);
-  }
-  return rings;
-}
-
-function inRing(x, y, ring) {
-  let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i], [xj, yj] = ring[j];
-    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-function segmentsCross(a, b, c, d) {
-  const o = (p, q, r) => Math.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]));
-  return o(a, b, c) !== o(a, b, d) && o(c, d, a) !== o(c, d, b);
-}
-
-/** True when the polygon ring and the box [w, s, e, n] overlap (vertex inside, corner inside, or edges cross). */
-export function ringTouchesBox(ring, [w, s, e, n]) {
-  if (ring.some(([x, y]) => x > w && x < e && y > s && y < n)) return true;
-  const corners = [[w, s], [e, s], [e, n], [w, n]];
-  if (corners.some(([x, y]) => inRing(x, y, ring))) return true;
-  for (let i = 0; i < ring.length - 1; i++) {
-    for (let k = 0; k < 4; k++) if (segmentsCross(ring[i], ring[i + 1], corners[k], corners[(k + 1) % 4])) return true;
-  }
-  return false;
 }
 
 function el(root, sel) { return Array.from(root.querySelectorAll(sel)); }

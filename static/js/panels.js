@@ -1,3 +1,4 @@
+/* global L */
 // Side panels: tabs, Data (AOIs, label sets, uploads), Run (start, progress, cancel) and Results.
 
 import { api, ApiError, esc, fmt } from "./api.js";
@@ -27,8 +28,9 @@ export function toast(text, isError = false) {
 }
 
 /** Tabs with arrow-key navigation (WAI-ARIA tabs pattern). */
-export function initTabs() {
+export function initTabs(onChange = null) {
   const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+  let current = tabs.find((t) => t.getAttribute("aria-selected") === "true") || tabs[0];
   const select = (tab) => {
     for (const t of tabs) {
       const on = t === tab;
@@ -36,6 +38,9 @@ export function initTabs() {
       t.tabIndex = on ? 0 : -1;
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
+    const previous = current;
+    current = tab;
+    if (onChange && previous !== tab) onChange(tab.id.replace(/^tab-/, ""), previous.id.replace(/^tab-/, ""));
   };
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", () => select(tab));
@@ -101,7 +106,7 @@ export class DataPanel {
     this.app.state.aois = fc.features;
     this.app.map.setAois(fc);
     const list = $("aoi-list");
-    list.innerHTML = fc.features.length ? "" : '<li class="empty">No areas yet: draw one on the map.</li>';
+    list.innerHTML = fc.features.length ? "" : '<li class="empty">No areas yet: draw one inside a coverage patch (the dashed, named outlines on the map; click one to zoom in).</li>';
     for (const f of fc.features) {
       const li = document.createElement("li");
       li.innerHTML = `<span class="name">${esc(f.properties.name)}</span><span class="meta">${fmt(f.properties.area_km2)} km²</span>
@@ -244,16 +249,44 @@ export class DataPanel {
 
 /* ---------------------------------------------------------------- Run */
 
+/** API field names -> the Run form's words (errors are shown in the form's language). */
+const RUN_FIELDS = {
+  start_year: "First year", end_year: "Last year", aoi: "Area", label_set: "Label set",
+  parameters: "Advanced parameters", name: "Name", year_start_month: "Year starts in",
+};
+
+/** A server error in the Run form's words: field names replaced, Python lists/reprs made plain. */
+export function runErrorText(err) {
+  const body = err instanceof ApiError ? err.body : null;
+  let text;
+  if (body && typeof body === "object" && typeof body.detail !== "string") {
+    text = Object.entries(body).map(([k, v]) => `${RUN_FIELDS[k] || k}: ${Array.isArray(v) ? v.join(" ") : typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
+  } else text = err.message || String(err);
+  text = text.replace(/\[((?:'[^']*'(?:, )?)+)\]/g, (_, inner) => inner.replace(/'/g, "\""));
+  for (const [k, v] of Object.entries(RUN_FIELDS)) text = text.replace(new RegExp(`\\b${k}\\b`, "g"), v.toLowerCase());
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Years as short runs: [2007..2013] -> "2007-2013". */
+export function yearSpan(years) {
+  const runs = [];
+  for (const y of [...new Set(years)].sort((a, b) => a - b)) {
+    if (runs.length && y === runs[runs.length - 1][1] + 1) runs[runs.length - 1][1] = y;
+    else runs.push([y, y]);
+  }
+  return runs.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(", ");
+}
+
 export class RunPanel {
   constructor(app) {
     this.app = app;
     this.timer = null;
     $("run-form").addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
     $("run-cancel").addEventListener("click", () => this.cancel());
+    $("run-aoi").addEventListener("change", () => this.aoiChanged());
+    for (const id of ["run-start", "run-end"]) $(id).addEventListener("input", () => this.checkYears());
     $("run-stages").innerHTML = STAGES.slice(1, -1).map((s) => `<li data-stage="${s}" title="${esc(STAGE_NAMES[s])}">${s}</li>`).join("");
-    const now = new Date().getFullYear();
-    $("run-start").value = now - 5;
-    $("run-end").value = now - 1;
+    this.storeYears = [];
   }
 
   fillSelects() {
@@ -261,17 +294,74 @@ export class RunPanel {
       const keep = sel.value;
       sel.innerHTML = items.map((i) => `<option value="${i.id}">${esc(label(i))}</option>`).join("");
       if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+      return keep !== sel.value;
     };
-    fill($("run-aoi"), this.app.state.aois || [], (f) => f.properties.name);
+    const aoiChanged = fill($("run-aoi"), this.app.state.aois || [], (f) => f.properties.name);
     // validation sets assess maps and never train them: the server refuses them, so they are not offered
     fill($("run-labels"), (this.app.state.labelsets || []).filter((s) => !s.is_validation), (s) => `${s.name} (${s.label_count})`);
+    if (aoiChanged) this.aoiChanged();
   }
 
-  /** Years covered by the store (when known) as defaults. */
+  /** Years covered by the store (the fallback when no area is chosen). */
   setYears(years) {
-    if (!years || !years.length) return;
-    $("run-start").value = Math.min(...years);
-    $("run-end").value = Math.max(...years);
+    this.storeYears = years || [];
+    if (!$("run-aoi").value) this.aoiChanged();
+  }
+
+  /** The chosen area's years with ESD data (from the AOI list), or null when no area is chosen. */
+  aoiYears() {
+    const f = (this.app.state.aois || []).find((x) => String(x.id) === $("run-aoi").value);
+    return f ? f.properties.coverage_years || [] : null;
+  }
+
+  /** A new area: its covered years become the defaults. */
+  aoiChanged() {
+    const years = this.aoiYears() ?? this.storeYears;
+    if (years.length) {
+      $("run-start").value = Math.min(...years);
+      $("run-end").value = Math.max(...years);
+    } else if (!$("run-start").value) {
+      const now = new Date().getFullYear();
+      $("run-start").value = now - 5;
+      $("run-end").value = now - 1;
+    }
+    this.checkYears();
+  }
+
+  /**
+   * Warn about chosen years without ESD data over the area, and refuse (button disabled) when none has any.
+   * @returns {boolean} true when the run may start
+   */
+  checkYears() {
+    const years = this.aoiYears();
+    const name = $("run-aoi").selectedOptions[0] ? $("run-aoi").selectedOptions[0].textContent : "";
+    const warn = $("run-years-warning");
+    const s = Number($("run-start").value), e = Number($("run-end").value);
+    let ok = true;
+    let msg = "";
+    if (years === null) {
+      $("run-coverage").textContent = this.storeYears.length ? `The ESD store has data for ${yearSpan(this.storeYears)}.` : "";
+    } else {
+      $("run-coverage").textContent = years.length
+        ? `ESD data over "${name}": ${yearSpan(years)}.`
+        : `No ESD data over "${name}": draw the area over one of the coverage patches on the map.`;
+      if (s && e && s <= e) {
+        const chosen = Array.from({ length: e - s + 1 }, (_, i) => s + i);
+        const missing = chosen.filter((y) => !years.includes(y));
+        if (missing.length === chosen.length) {
+          ok = false;
+          msg = `None of ${s}-${e} has ESD data over "${name}"${years.length ? `: choose years within ${yearSpan(years)}` : ""}.`;
+        } else if (missing.length) {
+          msg = `${yearSpan(missing)} ${missing.length === 1 ? "has" : "have"} no ESD data over "${name}": ${missing.length === 1 ? "that year" : "those years"} will be empty.`;
+        }
+      }
+    }
+    if (s && e && s > e) { ok = false; msg = "The first year is after the last year."; }
+    warn.textContent = msg;
+    warn.hidden = !msg;
+    warn.classList.toggle("refuse", !ok);
+    $("run-start-btn").disabled = !ok;
+    return ok;
   }
 
   async refreshList() {
@@ -282,13 +372,37 @@ export class RunPanel {
     for (const a of list) {
       const li = document.createElement("li");
       if (this.app.state.analysis && this.app.state.analysis.id === a.id) li.classList.add("active");
+      const again = ["failed", "cancelled"].includes(a.status);
+      const label = a.status === "done" ? "Open" : again ? "Details" : "Watch";
       li.innerHTML = `<span class="name" title="${esc(a.name)}">${esc(a.name || `Analysis ${a.id}`)}</span>
         <span class="status ${esc(a.status)}">${esc(a.status)}</span>
-        <button type="button" class="small" data-act="open">${a.status === "done" ? "Open" : "Watch"}</button>
+        <button type="button" class="small" data-act="open">${label}</button>
+        ${again ? `<button type="button" class="small" data-act="again" aria-label="Run ${esc(a.name || `analysis ${a.id}`)} again">Run again</button>` : ""}
         <button type="button" class="icon" data-act="delete" aria-label="Delete ${esc(a.name || `analysis ${a.id}`)}" title="Delete">Delete</button>`;
       li.querySelector('[data-act="open"]').addEventListener("click", () => (a.status === "done" ? this.app.openAnalysis(a.id) : this.watch(a.id)));
+      if (again) li.querySelector('[data-act="again"]').addEventListener("click", () => this.runAgain(a.id));
       li.querySelector('[data-act="delete"]').addEventListener("click", () => this.remove(a));
       ul.appendChild(li);
+    }
+  }
+
+  /** Start a cancelled or failed analysis again with the same area, labels, years and parameters. */
+  async runAgain(pk) {
+    try {
+      const a = await api(`/api/analyses/${pk}/`);
+      $("run-aoi").value = String(a.aoi);
+      $("run-labels").value = String(a.label_set);
+      $("run-start").value = a.start_year;
+      $("run-end").value = a.end_year;
+      const params = { ...(a.parameters || {}) };
+      $("run-month").value = String(params.year_start_month || 1);
+      delete params.year_start_month;
+      $("run-params").value = Object.keys(params).length ? JSON.stringify(params) : "";
+      $("run-name").value = a.name || "";
+      this.checkYears();
+      await this.start();
+    } catch (err) {
+      this.showFormError(runErrorText(err));
     }
   }
 
@@ -296,14 +410,23 @@ export class RunPanel {
     if (!window.confirm(`Delete "${a.name || `analysis ${a.id}`}" and its maps?`)) return;
     try { await api(`/api/analyses/${a.id}/`, { method: "DELETE" }); toast("Analysis deleted"); } catch (err) { toast(err.message, true); return; }
     if (this.app.state.analysis && this.app.state.analysis.id === a.id) this.app.closeAnalysis();
+    if (this.watching === a.id) { clearInterval(this.timer); this.watching = null; $("run-status").hidden = true; }
     await this.refreshList();
   }
 
+  /** An error of the form itself, shown just above its Start button (not under a previous run). */
+  showFormError(text) {
+    $("run-form-error").textContent = text;
+    $("run-form-error").hidden = !text;
+  }
+
   async start() {
+    this.showFormError("");
     let extra = {};
     const raw = $("run-params").value.trim();
     if (raw) {
-      try { extra = JSON.parse(raw); } catch (err) { this.showError(`Advanced parameters are not valid JSON: ${err.message}`); return; }
+      try { extra = JSON.parse(raw); } catch { this.showFormError('Advanced parameters must be JSON, e.g. {"tasgen": {"epochs": 60}}: check the quotes and braces.'); return; }
+      if (!extra || typeof extra !== "object" || Array.isArray(extra)) { this.showFormError('Advanced parameters must be a JSON object in braces, e.g. {"tasgen": {"epochs": 60}}.'); return; }
     }
     const body = {
       aoi: Number($("run-aoi").value), label_set: Number($("run-labels").value),
@@ -311,17 +434,17 @@ export class RunPanel {
       parameters: { ...extra, year_start_month: Number($("run-month").value) },
     };
     if ($("run-name").value.trim()) body.name = $("run-name").value.trim();
-    if (!body.aoi || !body.label_set) { this.showError("Choose an area and a label set first (Data tab)."); $("run-status").hidden = false; return; }
+    if (!body.aoi || !body.label_set) { this.showFormError("Choose an area and a label set first (Data tab)."); return; }
+    if (!this.checkYears()) { this.showFormError($("run-years-warning").textContent); return; }
     $("run-start-btn").disabled = true;
     try {
       const a = await api("/api/analyses/", { json: body });
       this.watch(a.id);
       await this.refreshList();
     } catch (err) {
-      $("run-status").hidden = false;
-      this.showError(`Could not start: ${err.message}`);
+      this.showFormError(`Not started: ${runErrorText(err)}`);
     } finally {
-      $("run-start-btn").disabled = false;
+      this.checkYears();
     }
   }
 
@@ -379,7 +502,7 @@ export class ResultsPanel {
   constructor(app) {
     this.app = app;
     this.playing = null;
-    $("year-slider").addEventListener("input", () => this.update());
+    $("year-slider").addEventListener("input", () => { this.syncPair(); this.update(); });
     $("year-play").addEventListener("click", () => this.togglePlay());
     for (const r of document.querySelectorAll('input[name="layer"]')) r.addEventListener("change", () => this.update());
     $("layer-opacity").addEventListener("input", () => this.update());
@@ -388,21 +511,32 @@ export class ResultsPanel {
     $("show-samples").addEventListener("change", () => this.updateSamples());
     $("show-changed-only").addEventListener("change", () => this.updateSamples());
     $("transition-pair").addEventListener("change", () => this.renderTransitions());
+    $("show-aoi").addEventListener("change", () => this.app.map.showAoiOutlines(undefined, $("show-aoi").checked));
+    $("fromto-pair").addEventListener("change", () => { this.only = null; this.update(); });
+    this.only = null; // one from-to code shown alone (legend click), or null for all
   }
 
   get a() { return this.app.state.analysis; }
   get year() { return this.a.years[Number($("year-slider").value)]; }
   get layer() { return document.querySelector('input[name="layer"]:checked').value; }
 
-  async show(a) {
+  /** @param {any} a  the analysis detail @param {{year?: number, layer?: string}} [opts]  from a permalink */
+  async show(a, opts = {}) {
     $("results-empty").hidden = true;
     $("results").hidden = false;
     $("results-title").textContent = a.name || `Analysis ${a.id}`;
     const slider = $("year-slider");
     slider.max = a.years.length - 1;
-    slider.value = a.years.length - 1;
+    const yi = opts.year ? a.years.indexOf(opts.year) : -1;
+    slider.value = yi >= 0 ? yi : a.years.length - 1;
+    const radio = opts.layer && document.querySelector(`input[name="layer"][value="${opts.layer}"]`);
+    if (radio) radio.checked = true;
+    this.only = null;
+    const ftPairs = a.products.filter((p) => p.kind === "change_from_to" && p.year_to);
+    $("fromto-pair").innerHTML = ftPairs.map((p) => `<option value="${p.id}">${p.year} → ${p.year_to}</option>`).join("");
     $("swipe-year").innerHTML = a.years.map((y, i) => `<option value="${i}">${y}</option>`).join("");
     $("swipe-year").value = "0";
+    this.syncPair();
     this.legends = null;
     try { this.legends = await api(`/api/analyses/${a.id}/legends/`); } catch { this.legends = null; }
     this.samples = null;
@@ -416,12 +550,21 @@ export class ResultsPanel {
     if ($("show-samples").checked) this.updateSamples();
   }
 
+  /** The from -> to pair follows the slider: the pair that ends in the slider's year (when there is one). */
+  syncPair() {
+    if (!this.a) return;
+    const year = this.a.years[Number($("year-slider").value)];
+    const p = this.a.products.find((q) => q.kind === "change_from_to" && q.year_to === year && q.year !== year);
+    if (p) { $("fromto-pair").value = String(p.id); this.only = null; }
+  }
+
   colors() { return Object.fromEntries((this.a.classes || []).map((c) => [c.name, c.color])); }
 
   /** The product of the chosen kind for a year index (per-year kinds) or the single one (multi-year kinds). */
-  product(kind, yi) {
+  product(kind, yi, pinned = false) {
     const year = this.a.years[yi];
     const ps = this.a.products.filter((p) => p.kind === kind);
+    if (kind === "change_from_to" && pinned && $("fromto-pair").value) return ps.find((p) => String(p.id) === $("fromto-pair").value) || ps[0];
     if (kind === "similarity") return ps.find((p) => p.year_to === year) || ps.find((p) => p.year === year);
     if (kind === "change_from_to") return ps.find((p) => p.year_to === year && p.year !== year) || ps[0];
     return ps.find((p) => p.year === year) || (ps.length === 1 ? ps[0] : undefined);
@@ -435,8 +578,12 @@ export class ResultsPanel {
     $("similar-year").textContent = `${a.years[yi]} (the year on the slider)`;
     const opacity = Number($("layer-opacity").value) / 100;
     const kind = this.layer;
-    const p = this.product(kind, yi);
-    this.app.map.showProduct(p ? p.tiles : null, opacity);
+    $("fromto-row").hidden = kind !== "change_from_to";
+    const p = this.product(kind, yi, true);
+    const url = p && kind === "change_from_to" && this.only !== null ? `${p.tiles}${p.tiles.includes("?") ? "&" : "?"}only=${this.only}` : p ? p.tiles : null;
+    this.app.map.showProduct(url, opacity);
+    this.prefetch(kind, yi);
+    this.app.url.set({ y: a.years[yi], l: kind });
     const swipe = $("swipe-on").checked;
     $("swipe-year").disabled = !swipe;
     const q = swipe ? this.product(kind, Number($("swipe-year").value)) : null;
@@ -449,7 +596,9 @@ export class ResultsPanel {
     let items = this.legends && this.legends[kind === "change_last_year" ? "change_last_year" : kind];
     if (!items && kind === "landcover") items = (this.a.classes || []).map((c, i) => ({ value: i, label: c.name, color: c.color }));
     let html = "";
-    if (items && items.length) {
+    if (kind === "change_from_to" && items && p) {
+      html = this.fromToLegend(items, p);
+    } else if (items && items.length) {
       const continuous = (["similarity", "change_count"].includes(kind) && items.length > 6) || kind === "uncertainty";
       html = continuous ? legendRamp(items) : legendItems(items.slice(0, 24));
       if (items.length > 24 && !continuous) html += `<span class="item muted">+${items.length - 24} more</span>`;
@@ -458,6 +607,58 @@ export class ResultsPanel {
     const ml = $("map-legend");
     ml.innerHTML = `<b>${esc(LAYER_NAMES[kind])}${p ? ` · ${esc(productLabel(p, this.year))}` : " · not available"}</b>${html}`;
     ml.hidden = false;
+    for (const b of document.querySelectorAll(".legend-pick")) {
+      b.addEventListener("click", () => { const v = Number(b.dataset.value); this.only = this.only === v ? null : v; this.update(); });
+    }
+  }
+
+  /**
+   * From -> to legend: one colour per pair, only the pairs that occur between the shown years, largest area
+   * first (from the statistics' transition matrix); each entry is a button that shows that change alone.
+   */
+  fromToLegend(items, p) {
+    const areas = this.a.stats && this.a.stats.areas;
+    const t = areas && (areas.transitions || []).find((x) => x.from_year === p.year && x.to_year === p.year_to);
+    const byLabel = Object.fromEntries(items.map((i) => [i.label, i]));
+    const rows = [];
+    if (t) {
+      areas.classes.forEach((from, i) => areas.classes.forEach((to, j) => {
+        const ha = t.matrix_ha[i][j];
+        const item = byLabel[`${from} → ${to}`];
+        if (i !== j && ha > 0 && item) rows.push({ ...item, ha });
+      }));
+      rows.sort((a, b) => b.ha - a.ha);
+    } else rows.push(...items.filter((i) => i.value !== null));
+    const shown = rows.slice(0, 16);
+    let html = shown.map((r) => `<button type="button" class="item legend-pick${this.only === r.value ? " on" : ""}" data-value="${r.value}" aria-pressed="${this.only === r.value}" title="Show only ${esc(r.label)}"><span class="swatch" style="background:${esc(r.color)}"></span>${esc(r.label)}${r.ha !== undefined ? ` <span class="muted">${fmt(r.ha, 0)} ha</span>` : ""}</button>`).join("");
+    if (rows.length > shown.length) html += `<span class="item muted">+${rows.length - shown.length} smaller changes</span>`;
+    if (!rows.length) html += '<span class="item muted">No change between these years</span>';
+    const unchanged = items.find((i) => i.value === null);
+    if (unchanged && this.only === null) html += legendItems([unchanged]);
+    return html;
+  }
+
+  /**
+   * Ask the browser for the tiles of the neighbouring years in view (per-year layers), so moving the slider
+   * shows cached maps instead of half-drawn ones.
+   */
+  prefetch(kind, yi) {
+    const layer = this.app.map.product;
+    if (!layer || !layer._tiles) return;
+    const coords = Object.values(layer._tiles).map((t) => t.coords).filter(Boolean).slice(0, 24);
+    this.prefetched = this.prefetched || new Set();
+    for (const j of [yi + 1, yi - 1]) {
+      if (j < 0 || j >= this.a.years.length) continue;
+      const q = this.product(kind, j);
+      if (!q || (kind !== "landcover" && kind !== "similarity" && kind !== "esd_preview")) continue;
+      for (const c of coords) {
+        const src = L.Util.template(q.tiles, { z: c.z, x: c.x, y: c.y, s: "" });
+        if (this.prefetched.has(src)) continue;
+        this.prefetched.add(src);
+        const img = new Image();
+        img.src = src;
+      }
+    }
   }
 
   async updateSamples() {
@@ -477,6 +678,7 @@ export class ResultsPanel {
     const i = this.a ? this.a.years.indexOf(year) : -1;
     if (i < 0) return;
     $("year-slider").value = String(i);
+    this.syncPair();
     this.update();
   }
 
@@ -494,6 +696,7 @@ export class ResultsPanel {
     this.playing = setInterval(() => {
       const s = $("year-slider");
       s.value = String((Number(s.value) + 1) % (Number(s.max) + 1));
+      this.syncPair();
       this.update();
     }, 1200);
   }

@@ -9,7 +9,7 @@ import { $, toast } from "./panels.js";
  * @param {any} report  /pixel/ answer: {bands, years: [{year, valid, embedding 12x6, reflectance 12xB?, class}]}
  * @param {Object<string,string>} colors  class name -> colour
  */
-export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null) {
+export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null, startMonth = 1) {
   const years = report.years.map((y) => y.year);
   const useRefl = report.bands && report.years.some((y) => y.reflectance);
   const names = useRefl ? report.bands : Array.from({ length: 6 }, (_, k) => `dim ${k + 1}`);
@@ -20,8 +20,8 @@ export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null
       return m ? m.map((row) => (row[b] === null || row[b] === undefined ? null : row[b])) : Array(12).fill(null);
     }),
   }));
-  if (useRefl) lineChart(chartEl, { years, series, yLabel: "reflectance", height: 180 });
-  else smallMultiples(chartEl, { years, series, yLabel: "ESD embedding" });
+  if (useRefl) lineChart(chartEl, { years, series, startMonth, yLabel: "reflectance", height: 200, name: "pixel_reflectance" });
+  else smallMultiples(chartEl, { years, series, startMonth, yLabel: "ESD embedding", name: "pixel_embedding" });
   if (embeddingEl) {
     // the embedding itself, next to the decoded bands
     const dims = Array.from({ length: 6 }, (_, b) => ({
@@ -29,7 +29,7 @@ export function renderPixel(report, chartEl, stripEl, colors, embeddingEl = null
       values: report.years.flatMap((y) => (y.embedding ? y.embedding.map((row) => row[b]) : Array(12).fill(null))),
     }));
     embeddingEl.closest("details").hidden = !useRefl;
-    if (useRefl) smallMultiples(embeddingEl, { years, series: dims, yLabel: "ESD embedding", rowHeight: 18 });
+    if (useRefl) smallMultiples(embeddingEl, { years, series: dims, startMonth, yLabel: "ESD embedding", rowHeight: 20, name: "pixel_embedding" });
   }
   if (stripEl) {
     stripEl.innerHTML = report.years.map((y) => {
@@ -100,7 +100,8 @@ export class PixelPanel {
     try {
       const report = await api(`/api/analyses/${a.id}/pixel/?lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}`);
       this.last = { lat, lon, report };
-      renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors(), $("pixel-embedding"));
+      const startMonth = Number((a.parameters || {}).year_start_month || 1);
+      renderPixel(report, $("pixel-chart"), $("pixel-classes"), this.app.results.colors(), $("pixel-embedding"), startMonth);
       renderSamples(report.samples, $("pixel-samples"), this.app.results.colors());
     } catch (err) {
       this.last = null;

@@ -19,19 +19,50 @@ export class SimilarPanel {
       const boxes = Array.from($("similar-list").querySelectorAll("input[type=checkbox]"));
       boxes.slice(0, 10).forEach((b) => { if (!b.checked) { b.checked = true; b.dispatchEvent(new Event("change")); } });
     });
-    $("similar-labelset").addEventListener("change", () => this.fillClasses());
+    $("similar-labelset").addEventListener("change", () => {
+      $("similar-labelset").dataset.chosen = $("similar-labelset").value;
+      this.fillClasses();
+      this.updateButton();
+    });
   }
 
   get threshold() { return Number($("similar-threshold").value) / 100; }
 
+  /**
+   * The label sets as choices; the analysis's own set is the default (and marked), so "Add" never goes to
+   * an unrelated set unless the user picks one.
+   */
   fillLabelsets() {
     const sel = $("similar-labelset");
-    const keep = sel.value;
-    sel.innerHTML = (this.app.state.labelsets || []).map((s) => `<option value="${s.id}">${esc(s.name)}</option>`).join("");
+    const keep = sel.dataset.chosen;
     const a = this.app.state.analysis;
-    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
-    else if (a) sel.value = String(a.label_set);
+    sel.innerHTML = (this.app.state.labelsets || [])
+      .map((s) => `<option value="${s.id}">${esc(s.name)}${a && a.label_set === s.id ? " (this analysis)" : ""}</option>`).join("");
+    if (keep && [...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    else if (a && [...sel.options].some((o) => o.value === String(a.label_set))) sel.value = String(a.label_set);
     this.fillClasses();
+    this.updateButton();
+  }
+
+  /** The name of the chosen target set. */
+  targetName() {
+    const set = (this.app.state.labelsets || []).find((s) => String(s.id) === $("similar-labelset").value);
+    return set ? set.name : "";
+  }
+
+  updateButton() {
+    $("similar-add-btn").textContent = `Add ${this.selected.size} selected as labels`;
+    $("similar-target").textContent = this.targetName() ? `to "${this.targetName()}"` : "";
+  }
+
+  /** Show or hide the heat layer and the points (they belong to the Pixel tab). */
+  setVisible(on) {
+    const map = this.app.map.map;
+    for (const layer of [this.heat, this.app.map.similar]) {
+      if (!layer) continue;
+      if (on && this.result && !map.hasLayer(layer)) layer.addTo(map);
+      if (!on && map.hasLayer(layer)) map.removeLayer(layer);
+    }
   }
 
   fillClasses() {
@@ -40,6 +71,7 @@ export class SimilarPanel {
   }
 
   reset() {
+    delete $("similar-labelset").dataset.chosen;
     this.result = null;
     this.selected.clear();
     $("similar").hidden = true;
@@ -108,7 +140,7 @@ export class SimilarPanel {
         box.checked = on;
         marker.setStyle(style(on));
         if (on) marker.bringToFront();
-        $("similar-add-btn").textContent = `Add ${this.selected.size} selected as labels`;
+        this.updateButton();
       };
       box.addEventListener("change", () => toggle(box.checked));
       marker.on("click", (e) => { L.DomEvent.stop(e); toggle(!this.selected.has(key)); });
@@ -117,13 +149,14 @@ export class SimilarPanel {
       list.appendChild(li);
     });
     if (!this.app.map.map.hasLayer(group)) group.addTo(this.app.map.map);
-    $("similar-add-btn").textContent = `Add ${this.selected.size} selected as labels`;
+    this.updateButton();
   }
 
   async add() {
     if (!this.selected.size) { $("similar-msg").innerHTML = '<p class="hint">Tick the pixels to add first.</p>'; return; }
     const points = [...this.selected].map((k) => k.split(",").map(Number));
     const set = $("similar-labelset").value;
+    const target = this.targetName();
     const klass = $("similar-class").value.trim();
     const year = this.app.results.year;
     const month = Number((this.app.state.analysis.parameters || {}).year_start_month || 1);
@@ -132,8 +165,8 @@ export class SimilarPanel {
     try {
       const added = await api(`/api/labelsets/${set}/labels/`, { json: { points, klass, reference_date: date } });
       const n = Array.isArray(added) ? added.length : (added.features || []).length;
-      $("similar-msg").innerHTML = `<div class="report"><div class="ok">✔ Added ${n} labels of class "${esc(klass)}". They are used by the next run.</div></div>`;
-      toast(`Added ${n} labels`);
+      $("similar-msg").innerHTML = `<div class="report"><div class="ok">✔ Added ${n} labels of class "${esc(klass)}" to the label set "${esc(target)}". They are used by the next run on that set.</div></div>`;
+      toast(`Added ${n} labels to "${target}"`);
       this.selected.clear();
       this.render();
       await this.app.data.refreshLabelsets();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,12 @@ import pytest
 from tests.monitoring.conftest import demo_store, demo_store_dir  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots go to a temporary folder unless ESD_SCREENSHOTS names one: `make screenshots` sets it to
+# docs/screenshots, so an ordinary test run never rewrites the committed images.
+SCREENSHOTS = Path(os.environ.get("ESD_SCREENSHOTS") or Path(tempfile.gettempdir()) / "esd-screenshots")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORTS = {"wide": {"width": 1366, "height": 768}, "tablet": {"width": 768, "height": 1024}}
 PASSWORD = "e2e-pass-2026"
 
 
@@ -83,7 +87,8 @@ def page(browser, live_server, e2e_user):
 
 
 def shot(page, name: str) -> Path:
-    """Save a 1366 x 768 screenshot to ``docs/screenshots/<name>.png``."""
+    """Save a screenshot of the page as ``<SCREENSHOTS>/<name>.png`` (a temporary folder unless
+    ``ESD_SCREENSHOTS`` is set, see ``make screenshots``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))

@@ -267,7 +267,11 @@ def test_named_colormaps() -> None:
     )
     ft = from_to_colormap(["#228b22", "#ffd700"])
     assert ft[0] == TRANSPARENT and ft[1] == ft[4] == hex_to_rgba("#d9d9d9")  # 0->0 and 1->1 unchanged
-    assert ft[2] == (255, 215, 0, 255) and ft[3] == (34, 139, 34, 255)  # 0->1 and 1->0 take the 'to' colour
+    # one colour per changed pair, distinct from each other and from "unchanged"
+    assert ft[2] != ft[3] and ft[2][3] == ft[3][3] == 255 and hex_to_rgba("#d9d9d9") not in (ft[2], ft[3])
+    five = from_to_colormap(default_class_colors(5))
+    changed = [five[i * 5 + j + 1] for i in range(5) for j in range(5) if i != j]
+    assert len(set(changed)) == 20  # e.g. A -> E and B -> E differ
     assert named_colormap("landcover", class_names=["a", "b"]) == class_colormap(default_class_colors(2))
     with pytest.raises(ProductError, match="unknown"):
         named_colormap("rainbow")

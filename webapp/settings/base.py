@@ -251,6 +251,11 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Base map of the map page: an XYZ tile URL ("" = none: only the world outline shipped in static/basemap,
+# which is always drawn underneath, so the map is never blank offline).
+ESD_BASEMAP_URL = os.environ.get("ESD_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+ESD_BASEMAP_ATTRIBUTION = os.environ.get("ESD_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors")
+
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (-12.4, -55.8),
     "DEFAULT_ZOOM": 10,

@@ -14,6 +14,7 @@ from webapp.settings.base import *  # noqa: E402,F403
 from webapp.settings.base import VAR_DIR, tile_cache_config  # noqa: E402
 
 DEBUG = False
+ESD_BASEMAP_URL = os.environ.get("ESD_BASEMAP_URL", "")  # no network in tests: the shipped outline only
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", tempfile.mkdtemp(prefix="esd-media-")))
 CACHES = {
