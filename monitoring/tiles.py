@@ -241,9 +241,50 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
     except MLError as exc:
         raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}: {exc}") from exc
     if not window.valid.any():  # inside a store tile's footprint but all nodata there: a transparent tile
-        return png_rgba(np.zeros((TILE_SIZE, TILE_SIZE, 4), dtype=np.uint8))
+        return png_rgba(np.zeros((4, TILE_SIZE, TILE_SIZE), dtype=np.uint8))
     rgba = esd_preview_rgb(window.embeddings[0], window.valid[0])[:, :TILE_SIZE, :TILE_SIZE]
     return png_rgba(rgba)
+
+
+def from_to_etag(
+    analysis: Analysis, path0: Path, path1: Path, z: int, x: int, y: int, only: int | None
+) -> str:
+    """ETag of a from-to tile computed from two land-cover COGs (changes with either file or the colours)."""
+    colors = [c.get("color") for c in analysis.label_set.classes]
+    st1 = path1.stat()
+    return file_etag(path0, "from_to", path1, st1.st_size, st1.st_mtime_ns, colors, z, x, y, only)
+
+
+def render_from_to_tile(
+    analysis: Analysis, path0: Path, path1: Path, z: int, x: int, y: int, only: int | None = None
+) -> bytes:
+    """From -> to tile of any two years, computed from their land-cover COGs (code ``from * n + to + 1``,
+    see :func:`ml.change.from_to`) and drawn with the ``from_to`` colour map: one colour per changed pair,
+    unchanged grey; ``only`` keeps one code coloured. Lets the user choose the pair of years."""
+    from ml.change import from_to
+    from ml.mapping import NODATA_CLASS
+
+    classes = analysis.label_set.classes
+    a = np.ma.filled(read_tile(path0, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
+    b = np.ma.filled(read_tile(path1, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
+    n = len(classes)
+    a = np.where(a < n, a, NODATA_CLASS).astype(np.uint8)
+    b = np.where(b < n, b, NODATA_CLASS).astype(np.uint8)
+    code = from_to(a, b, n)
+    try:
+        cmap = named_colormap(
+            "from_to", colors=[c["color"] for c in classes] or None, class_names=[c["name"] for c in classes]
+        )
+    except MLError as exc:
+        raise ApplicationError(
+            f"from-to of analysis {analysis.pk} cannot be drawn: {exc}", status=500
+        ) from exc
+    lut = np.zeros((n * n + 2, 4), dtype=np.uint8)
+    for value, rgba in cmap.items():
+        if 0 <= value < len(lut) and (only is None or value == only):
+            lut[value] = rgba
+    rgba_img = lut[np.clip(code, 0, len(lut) - 1)]  # (H, W, 4)
+    return png_rgba(np.moveaxis(rgba_img, -1, 0))
 
 
 def png_rgba(rgba: np.ndarray) -> bytes:

@@ -52,6 +52,11 @@ urlpatterns = [
         tiles.ProductTileApi.as_view(),
         name="product-tile",
     ),
+    path(
+        "analyses/<int:pk>/fromto/<int:year0>/<int:year1>/tiles/<int:z>/<int:x>/<int:y>.png",
+        tiles.FromToTileApi.as_view(),
+        name="analysis-fromto-tile",
+    ),
     path("analyses/<int:pk>/legends/", explore.AnalysisLegendsApi.as_view(), name="analysis-legends"),
     path("analyses/<int:pk>/similar/", explore.SimilarPixelsApi.as_view(), name="analysis-similar"),
     path(

@@ -22,8 +22,11 @@ from monitoring.tiles import (
     check_tile,
     esd_preview_etag,
     file_etag,
+    from_to_etag,
     product_etag,
+    product_path,
     render_esd_preview_tile,
+    render_from_to_tile,
     render_product_tile,
     render_threshold_tile,
 )
@@ -88,6 +91,32 @@ class ProductTileApi(TileApi):
             request,
             product_etag(product, z, x, y, only),
             lambda: render_product_tile(product, z, x, y, only),
+        )
+
+
+class FromToTileApi(TileApi):
+    """GET one PNG tile of the from -> to change between any two years of the analysis (``year0`` before
+    ``year1``), computed from their land-cover maps: one colour per changed pair (see the ``from_to``
+    legend), unchanged pixels grey; ``?only=<code>`` keeps one change. 404 for years without a map."""
+
+    class FilterSerializer(filters.FilterSerializer):
+        only = serializers.IntegerField(
+            min_value=0, required=False, help_text="draw only this from-to code, the rest transparent"
+        )
+
+    @extend_schema(parameters=[FilterSerializer], responses={(200, "image/png"): bytes})
+    def get(self, request: Request, pk: int, year0: int, year1: int, z: int, x: int, y: int) -> HttpResponse:
+        analysis = analysis_get(user=request.user, pk=pk)
+        check_tile(z, x, y)
+        maps = {p.year: p for p in analysis.products.filter(kind="landcover", year__in=[year0, year1])}
+        if year0 not in maps or year1 not in maps:
+            raise Http404(f"no land-cover map of {year0} and {year1} in analysis {pk}")
+        only = self.FilterSerializer.parse(request).get("only")
+        path0, path1 = product_path(maps[year0]), product_path(maps[year1])
+        return tile_response(
+            request,
+            from_to_etag(analysis, path0, path1, z, x, y, only),
+            lambda: render_from_to_tile(analysis, path0, path1, z, x, y, only),
         )
 
 

@@ -249,6 +249,32 @@ export class DataPanel {
 
 /* ---------------------------------------------------------------- Run */
 
+/** Seconds as "40 s" / "3 min". */
+function duration(s) {
+  return s < 90 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`;
+}
+
+/**
+ * Progress within the stage and a time estimate: "window 3 of 8 · 1 min elapsed · about 40 s left".
+ * The step comes from the workers (``timings.step``); the estimate extrapolates the overall percent over
+ * the time since the run started, once there is enough of it to say something.
+ */
+export function stepText(a, now = Date.now()) {
+  if (a.status !== "running") return "";
+  const parts = [];
+  const step = a.timings && a.timings.step;
+  if (step && step.stage === a.stage && step.total) {
+    parts.push(step.what === "windows" ? `${step.done} of ${step.total} windows done` : `reading ${step.what}`);
+  }
+  const started = a.started_at ? Date.parse(a.started_at) : NaN;
+  if (Number.isFinite(started)) {
+    const elapsed = Math.max(0, (now - started) / 1000);
+    parts.push(`${duration(elapsed)} elapsed`);
+    if (a.progress >= 5 && a.progress < 100) parts.push(`about ${duration((elapsed * (100 - a.progress)) / a.progress)} left`);
+  }
+  return parts.join(" · ");
+}
+
 /** API field names -> the Run form's words (errors are shown in the form's language). */
 const RUN_FIELDS = {
   start_year: "First year", end_year: "Last year", aoi: "Area", label_set: "Label set",
@@ -258,12 +284,14 @@ const RUN_FIELDS = {
 /** A server error in the Run form's words: field names replaced, Python lists/reprs made plain. */
 export function runErrorText(err) {
   const body = err instanceof ApiError ? err.body : null;
+  // nested field errors ({"parameters": {"colour": ["unknown parameter"]}}) as "Advanced parameters: colour: ..."
+  const flat = (v) => (Array.isArray(v) ? v.map(flat).join(" ")
+    : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${RUN_FIELDS[k] || k}: ${flat(x)}`).join("; ") : String(v));
   let text;
-  if (body && typeof body === "object" && typeof body.detail !== "string") {
-    text = Object.entries(body).map(([k, v]) => `${RUN_FIELDS[k] || k}: ${Array.isArray(v) ? v.join(" ") : typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
-  } else text = err.message || String(err);
+  if (body && typeof body === "object" && typeof body.detail !== "string") text = flat(body);
+  else text = err.message || String(err);
   text = text.replace(/\[((?:'[^']*'(?:, )?)+)\]/g, (_, inner) => inner.replace(/'/g, "\""));
-  for (const [k, v] of Object.entries(RUN_FIELDS)) text = text.replace(new RegExp(`\\b${k}\\b`, "g"), v.toLowerCase());
+  for (const k of ["start_year", "end_year", "label_set", "year_start_month"]) text = text.replace(new RegExp(`\\b${k}\\b`, "g"), RUN_FIELDS[k].toLowerCase());
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -485,6 +513,7 @@ export class RunPanel {
       const i = STAGES.indexOf(li.dataset.stage);
       li.className = a.status === "done" || i < idx ? "done" : i === idx ? "current" : "";
     }
+    $("run-step").textContent = stepText(a);
     $("run-cancel").hidden = !["queued", "running"].includes(a.status);
     if (a.status === "failed") this.showError(`The analysis failed: ${a.error_message || "no message"}`);
     else if (a.status === "cancelled") this.showError("The analysis was cancelled.");
@@ -512,7 +541,7 @@ export class ResultsPanel {
     $("show-changed-only").addEventListener("change", () => this.updateSamples());
     $("transition-pair").addEventListener("change", () => this.renderTransitions());
     $("show-aoi").addEventListener("change", () => this.app.map.showAoiOutlines(undefined, $("show-aoi").checked));
-    $("fromto-pair").addEventListener("change", () => { this.only = null; this.update(); });
+    for (const id of ["fromto-from", "fromto-to"]) $(id).addEventListener("change", () => { this.only = null; this.update(); });
     this.only = null; // one from-to code shown alone (legend click), or null for all
   }
 
@@ -532,8 +561,7 @@ export class ResultsPanel {
     const radio = opts.layer && document.querySelector(`input[name="layer"][value="${opts.layer}"]`);
     if (radio) radio.checked = true;
     this.only = null;
-    const ftPairs = a.products.filter((p) => p.kind === "change_from_to" && p.year_to);
-    $("fromto-pair").innerHTML = ftPairs.map((p) => `<option value="${p.id}">${p.year} → ${p.year_to}</option>`).join("");
+    for (const id of ["fromto-from", "fromto-to"]) $(id).innerHTML = a.years.map((y) => `<option value="${y}">${y}</option>`).join("");
     $("swipe-year").innerHTML = a.years.map((y, i) => `<option value="${i}">${y}</option>`).join("");
     $("swipe-year").value = "0";
     this.syncPair();
@@ -550,12 +578,15 @@ export class ResultsPanel {
     if ($("show-samples").checked) this.updateSamples();
   }
 
-  /** The from -> to pair follows the slider: the pair that ends in the slider's year (when there is one). */
+  /** The from -> to years follow the slider: the previous year -> the slider's year (first -> second at the start). */
   syncPair() {
     if (!this.a) return;
-    const year = this.a.years[Number($("year-slider").value)];
-    const p = this.a.products.find((q) => q.kind === "change_from_to" && q.year_to === year && q.year !== year);
-    if (p) { $("fromto-pair").value = String(p.id); this.only = null; }
+    const ys = this.a.years;
+    const i = Math.max(1, Number($("year-slider").value));
+    if (ys.length < 2) return;
+    $("fromto-from").value = String(ys[i - 1]);
+    $("fromto-to").value = String(ys[i]);
+    this.only = null;
   }
 
   colors() { return Object.fromEntries((this.a.classes || []).map((c) => [c.name, c.color])); }
@@ -564,7 +595,13 @@ export class ResultsPanel {
   product(kind, yi, pinned = false) {
     const year = this.a.years[yi];
     const ps = this.a.products.filter((p) => p.kind === kind);
-    if (kind === "change_from_to" && pinned && $("fromto-pair").value) return ps.find((p) => String(p.id) === $("fromto-pair").value) || ps[0];
+    if (kind === "change_from_to" && pinned) {
+      // any two years, computed by the server from their land-cover maps (one colour per changed pair)
+      const y0 = Number($("fromto-from").value), y1 = Number($("fromto-to").value);
+      const lc = this.a.products.filter((p) => p.kind === "landcover");
+      if (!lc.some((p) => p.year === y0) || !lc.some((p) => p.year === y1)) return undefined;
+      return { kind, year: y0, year_to: y1, tiles: `/api/analyses/${this.a.id}/fromto/${y0}/${y1}/tiles/{z}/{x}/{y}.png` };
+    }
     if (kind === "similarity") return ps.find((p) => p.year_to === year) || ps.find((p) => p.year === year);
     if (kind === "change_from_to") return ps.find((p) => p.year_to === year && p.year !== year) || ps[0];
     return ps.find((p) => p.year === year) || (ps.length === 1 ? ps[0] : undefined);

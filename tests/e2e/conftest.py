@@ -93,3 +93,24 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def viewport(request) -> str:  # type: ignore[no-untyped-def]
+    """Each issue-16 browser test runs at 1366 x 768 ("wide") and 768 x 1024 ("tablet")."""
+    return request.param
+
+
+def new_page(browser, viewport: str):  # type: ignore[no-untyped-def]
+    """A fresh browser context at the viewport, with its console errors in ``page.console_log``."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
+    page = context.new_page()
+    log = ConsoleLog()
+    page.on(
+        "console",
+        lambda m: log.errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
+    page.set_default_timeout(20_000)
+    page.console_log = log  # type: ignore[attr-defined]
+    return page

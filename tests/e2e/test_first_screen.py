@@ -14,32 +14,12 @@ from pathlib import Path
 import pytest
 
 from monitoring.models import Analysis
-from tests.e2e.conftest import CHROMIUM, PASSWORD, VIEWPORTS, ConsoleLog, shot
+from tests.e2e.conftest import CHROMIUM, PASSWORD, VIEWPORTS, new_page, shot
 from tests.monitoring.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=sorted(VIEWPORTS))
-def viewport(request) -> str:  # type: ignore[no-untyped-def]
-    return request.param
-
-
-def new_page(browser, viewport: str):  # type: ignore[no-untyped-def]
-    """A fresh browser context at the viewport, with its console errors in ``page.console_log``."""
-    context = browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
-    page = context.new_page()
-    log = ConsoleLog()
-    page.on(
-        "console",
-        lambda m: log.errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None,
-    )
-    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
-    page.set_default_timeout(20_000)
-    page.console_log = log  # type: ignore[attr-defined]
-    return page
 
 
 def boxes_overlap(a: dict, b: dict) -> bool:

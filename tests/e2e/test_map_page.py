@@ -143,7 +143,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
 
     # -- draw the AOI with Leaflet.draw's rectangle tool (mouse events on the map)
     w, s, e, n = DEMO_EXTENT
-    page.evaluate(f"esdApp.map.map.fitBounds([[{s}, {w}], [{n}, {e}]], {{padding: [60, 60]}})")
+    page.evaluate(f"() => {{ esdApp.map.map.fitBounds([[{s}, {w}], [{n}, {e}]], {{padding: [60, 60]}}); }}")
     page.wait_for_timeout(400)
     page.click(".leaflet-draw-draw-rectangle")
     x0, y0 = map_point(page, w + 0.005, n - 0.005)
@@ -170,6 +170,10 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     page.fill("#run-params", json.dumps({"tasgen": {"epochs": 60}}))
     page.click("#run-start-btn")
     page.wait_for_function("document.getElementById('run-progress').value > 0", timeout=60_000)
+    # progress within the stage and the time so far / left, from the workers' step and the start time
+    page.wait_for_function(
+        "document.getElementById('run-step').textContent.includes('elapsed')", timeout=60_000
+    )
     shot(page, "progress")
     page.wait_for_function(
         "document.getElementById('run-percent').textContent === '100%'", timeout=240_000, polling=500
@@ -192,7 +196,14 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     after = wait_tiles_loaded(page, "product-tiles")
     assert after.isdisjoint(before)
     assert page.locator("#legend .item").count() == 5  # the four MT classes and the open-set "unknown"
-    assert page.locator("#area-chart svg rect").count() > 7
+    # Chart.js stacked bars: one dataset per class, one bar per year, PNG/CSV export buttons
+    chart = page.evaluate(
+        "(() => { const c = document.getElementById('area-chart')._chart;"
+        " return [c.data.labels, c.data.datasets.map(d => d.label)]; })()"
+    )
+    assert chart[0] == [str(y) for y in range(2007, 2014)]
+    assert set(chart[1]) - {"unknown"} == {"Cotton-fallow", "Forest", "Soybean-cotton", "Soybean-millet"}
+    assert page.is_visible("#area-chart [data-fmt=png]") and page.is_visible("#area-chart [data-fmt=csv]")
     assert "agreement with your labels" in page.inner_text("#accuracy")
     page.check("#show-samples")  # dynamic samples of 2012, changed ones ringed
     page.wait_for_function("esdApp.map.samples.getLayers().length > 0")
@@ -216,12 +227,13 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     # -- click a pixel: its monthly series and classes
     px, py = map_point(page, -55.95, -12.02)
     page.mouse.click(px, py)
-    page.wait_for_selector("#pixel-chart svg path")
+    page.wait_for_selector("#pixel-chart canvas")
     # one line per decoded band when the store's decoder is known, else the six embedding dims
     bands = page.evaluate("esdApp.pixel.last.report.bands")
-    assert page.locator("#pixel-chart svg path").count() == (len(bands) if bands else 6)
+    names = page.evaluate("document.getElementById('pixel-chart')._chart.data.datasets.map(d => d.label)")
+    assert len(names) == (len(bands) if bands else 6)
     if bands:
-        assert all(b in page.inner_text("#pixel-chart") for b in bands)
+        assert names == bands
     assert page.locator("#pixel-classes div").count() == 7
     shot(page, "pixel_chart")
 
@@ -252,7 +264,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
     assert first.is_visible()
     item = page.locator("#review-list > li").first
     item.locator("[data-act=chart]").click()
-    item.locator(".chart svg path").first.wait_for()
+    item.locator(".chart canvas").first.wait_for()
     item.locator("[data-act=confirm]").click()
     page.wait_for_selector("#review-list > li.saved")
     top = DynamicSample.objects.get(analysis_id=pk, pk=int(item.get_attribute("data-sample") or 0))

@@ -116,6 +116,7 @@ def classify_window(analysis_id: int, index: int) -> bool:
             save_npz(out, classes=classes, probs=probs)
     done = sum(window_output(inputs, w.index).exists() for w in windows)
     state.set_progress(analysis_id, Stage.CLASSIFY, 0.1 + 0.9 * done / len(windows))
+    state.set_step(analysis_id, Stage.CLASSIFY, "windows", done, len(windows))
     if done < len(windows):
         return False
     return state.advance(analysis_id, Stage.CLASSIFY)

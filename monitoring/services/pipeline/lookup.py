@@ -76,6 +76,7 @@ def lookup_start(analysis_id: int) -> list[int]:
         path = labels_path(inputs)
         if not path.exists():
             samples = label_sample_points(inputs)
+            state.set_step(analysis_id, Stage.LOOKUP, f"label points ({len(samples.lon)})", 0, 1)
             try:
                 points = inputs.store.read_points(samples.lon, samples.lat, inputs.years)
             except MLError as exc:
@@ -94,6 +95,7 @@ def lookup_start(analysis_id: int) -> list[int]:
         else:
             timing.record_timing(analysis_id, "lookup", 0.0, reused=True)
     windows = inputs.grid.windows()
+    state.set_step(analysis_id, Stage.LOOKUP, "windows", 0, len(windows))
     return [w.index for w in windows]
 
 
@@ -127,6 +129,7 @@ def lookup_window(analysis_id: int, index: int) -> bool:
             save_npz(path, indices=indices, valid=valid)
     done = sum(window_path(inputs, x.index).exists() for x in windows)
     state.set_progress(analysis_id, Stage.LOOKUP, done / len(windows))
+    state.set_step(analysis_id, Stage.LOOKUP, "windows", done, len(windows))
     if done < len(windows):
         return False
     any_valid = any(load_npz(window_path(inputs, x.index))["valid"].any() for x in windows)

@@ -94,6 +94,22 @@ def set_progress(analysis_id: int, stage: str, fraction: float) -> None:
     Analysis.objects.filter(pk=analysis_id, stage=stage, progress__lt=pct).update(progress=pct)
 
 
+def set_step(analysis_id: int, stage: str, what: str, done: int, total: int) -> None:
+    """What the stage is doing, for the progress display: ``timings["step"] = {"stage", "what", "done",
+    "total"}`` (e.g. ``"windows", 3, 8``); the browser shows it with an ETA. Ignored once the stage moved."""
+    with transaction.atomic():
+        analysis = Analysis.objects.select_for_update().filter(pk=analysis_id, stage=stage).first()
+        if analysis is None:
+            return
+        timings = dict(analysis.timings or {})
+        old = timings.get("step") or {}
+        if old.get("stage") == stage and old.get("what") == what and int(old.get("done", 0)) > done:
+            return  # window tasks finish out of order: never go backwards
+        timings["step"] = {"stage": stage, "what": what, "done": int(done), "total": int(total)}
+        analysis.timings = timings
+        analysis.save(update_fields=["timings"])
+
+
 def advance(analysis_id: int, stage: str) -> bool:
     """Move from ``stage`` to the next one; True only for the caller that made the move (exactly one)."""
     nxt = NEXT_STAGE[Stage(stage)]
