@@ -152,8 +152,16 @@ export class CoverageLayers {
     this.preview.setUrl(year === null ? "" : `/api/esd/preview/${year}/tiles/{z}/{x}/{y}.png`);
   }
 
-  /** Patch labels step aside while an analysis is open (they would sit over its results). */
+  /**
+   * While an analysis is open its results own the map: the patches (outlines and labels) and the store
+   * preview step aside (the layers menu brings them back); they return when it is closed.
+   */
   setLabelsVisible(on) {
     this.map.getContainer().classList.toggle("hide-patch-labels", !on);
+    for (const layer of [this.patches, this.preview]) {
+      if (!layer) continue;
+      if (on && !this.map.hasLayer(layer)) layer.addTo(this.map);
+      if (!on && this.map.hasLayer(layer)) this.map.removeLayer(layer);
+    }
   }
 }

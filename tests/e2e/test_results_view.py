@@ -155,7 +155,7 @@ def test_results_view(done_analysis, live_server, browser, viewport, e2e_user) -
     # the last analysis reopens without any hash
     page.goto(f"{live_server.url}/?again")
     page.wait_for_selector(f"body[data-analysis='{a.pk}']", state="attached")
-    assert page.evaluate("location.hash").startswith(f"#a={a.pk}&")
+    page.wait_for_function("prefix => location.hash.startsWith(prefix)", arg=f"#a={a.pk}&")
 
     # -- charts: Chart.js with readable year axis, CSV and PNG export
     page.check("input[name=layer][value=landcover]")
