@@ -17,7 +17,7 @@ const MAX_NATIVE = 15; // product tiles are rendered up to this zoom, then scale
 export class MapView {
   /** @param {HTMLElement} el */
   constructor(el) {
-    this.map = L.map(el, { zoomControl: true, preferCanvas: false, maxZoom: 18 }).setView(DEFAULT_VIEW.center, DEFAULT_VIEW.zoom);
+    this.map = L.map(el, { zoomControl: true, preferCanvas: false, minZoom: 2, maxZoom: 18 }).setView(DEFAULT_VIEW.center, DEFAULT_VIEW.zoom);
     this.map.createPane("products").style.zIndex = 350;
     this.map.createPane("compare").style.zIndex = 360;
     this.map.createPane("heat").style.zIndex = 370;
@@ -119,7 +119,7 @@ export class MapView {
 
   fitAois() {
     if (this.aois.getLayers().length) this.map.fitBounds(this.aois.getBounds(), { padding: [30, 30], maxZoom: 15 });
-    else if (this.coverageBounds) this.map.fitBounds(this.coverageBounds, { padding: [20, 20], maxZoom: 5 }); // patches with their country around
+    else if (this.coverageBounds) this.map.fitBounds(this.coverageBounds, { padding: [20, 20], maxZoom: 4 }); // patches with their country around
   }
 
   zoomToAoi(id) {
