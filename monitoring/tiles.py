@@ -250,7 +250,7 @@ def from_to_etag(
     analysis: Analysis, path0: Path, path1: Path, z: int, x: int, y: int, only: int | None
 ) -> str:
     """ETag of a from-to tile computed from two land-cover COGs (changes with either file or the colours)."""
-    colors = [c.get("color") for c in analysis.label_set.classes]
+    colors = [c.get("color") for c in analysis.label_set.map_classes]
     st1 = path1.stat()
     return file_etag(path0, "from_to", path1, st1.st_size, st1.st_mtime_ns, colors, z, x, y, only)
 
@@ -264,7 +264,7 @@ def render_from_to_tile(
     from ml.change import from_to
     from ml.mapping import NODATA_CLASS
 
-    classes = analysis.label_set.classes
+    classes = analysis.label_set.map_classes
     a = np.ma.filled(read_tile(path0, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
     b = np.ma.filled(read_tile(path1, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
     n = len(classes)
