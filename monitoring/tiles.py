@@ -26,7 +26,7 @@ from rio_tiler.models import ImageData
 from rio_tiler.utils import render as render_array
 
 from ml.colormaps import ColorMap, named_colormap
-from ml.errors import MLError
+from ml.errors import MLError, NoCoverageError
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_area, esd_tiles_for_area
@@ -238,6 +238,8 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
             resolution=res,
             max_pixel_years=PREVIEW_MAX_PIXEL_YEARS,
         )
+    except NoCoverageError:  # the lon/lat footprint touches the tile, the tile's own grid does not
+        return png_rgba(np.zeros((4, TILE_SIZE, TILE_SIZE), dtype=np.uint8))
     except MLError as exc:
         raise TileNotFound(f"no ESD data of {year} in tile {z}/{x}/{y}: {exc}") from exc
     if not window.valid.any():  # inside a store tile's footprint but all nodata there: a transparent tile
