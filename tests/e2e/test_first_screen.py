@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from monitoring.models import Analysis
+from testkit.mato_grosso import static_labels_csv
 from tests.e2e.conftest import CHROMIUM, PASSWORD, VIEWPORTS, new_page, shot
-from tests.monitoring.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -18,8 +18,8 @@ from monitoring.models import Analysis, LabelSet
 from monitoring.services.aois import aoi_create
 from monitoring.services.labels import labelset_import
 from monitoring.services.pipeline.runner import run_inline
+from testkit.mato_grosso import static_labels_csv
 from tests.e2e.conftest import PASSWORD, VIEWPORTS, new_page, shot
-from tests.monitoring.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from monitoring.selectors.coverage import year_span
-from tests.monitoring.mato_grosso import static_labels_csv
+from testkit.mato_grosso import static_labels_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
