@@ -106,7 +106,7 @@ class FromToTileApi(TileApi):
 
     @extend_schema(parameters=[FilterSerializer], responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int, year0: int, year1: int, z: int, x: int, y: int) -> HttpResponse:
-        analysis = analysis_get(user=request.user, pk=pk)
+        analysis = analysis_get(user=signed_in(request), pk=pk)
         check_tile(z, x, y)
         maps = {p.year: p for p in analysis.products.filter(kind="landcover", year__in=[year0, year1])}
         if year0 not in maps or year1 not in maps:

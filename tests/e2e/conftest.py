@@ -96,12 +96,12 @@ def shot(page, name: str) -> Path:
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))
-def viewport(request) -> str:  # type: ignore[no-untyped-def]
+def viewport(request) -> str:
     """Each issue-16 browser test runs at 1366 x 768 ("wide") and 768 x 1024 ("tablet")."""
     return request.param
 
 
-def new_page(browser, viewport: str):  # type: ignore[no-untyped-def]
+def new_page(browser, viewport: str):
     """A fresh browser context at the viewport, with its console errors in ``page.console_log``."""
     context = browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
     page = context.new_page()
@@ -112,5 +112,5 @@ def new_page(browser, viewport: str):  # type: ignore[no-untyped-def]
     )
     page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
     page.set_default_timeout(20_000)
-    page.console_log = log  # type: ignore[attr-defined]
+    page.console_log = log
     return page

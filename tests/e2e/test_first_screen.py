@@ -31,7 +31,7 @@ def boxes_overlap(a: dict, b: dict) -> bool:
     )
 
 
-def test_a_new_user_sees_the_named_coverage_on_a_base_map(demo_store, live_server, browser, viewport) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_user_sees_the_named_coverage_on_a_base_map(demo_store, live_server, browser, viewport) -> None:
     assert Path(CHROMIUM).is_file()
     page = new_page(browser, viewport)
     # -- sign up: every help text sits below its input, none overlaps another field
@@ -95,7 +95,7 @@ def test_a_new_user_sees_the_named_coverage_on_a_base_map(demo_store, live_serve
     page.context.close()
 
 
-def test_run_form_years_come_from_the_area_and_errors_stay_in_the_form(  # type: ignore[no-untyped-def]
+def test_run_form_years_come_from_the_area_and_errors_stay_in_the_form(
     demo_store, live_server, browser, viewport, e2e_user, shared_data, tmp_path
 ) -> None:
     page = new_page(browser, viewport)

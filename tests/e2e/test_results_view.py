@@ -31,7 +31,7 @@ def box(w: float, s: float, e: float, n: float) -> dict:
 
 
 @pytest.fixture
-def done_analysis(demo_store, e2e_user, shared_data) -> Analysis:  # type: ignore[no-untyped-def]
+def done_analysis(demo_store, e2e_user, shared_data) -> Analysis:
     """The Mato Grosso demo analysis of ``e2e_user``, finished; an unrelated label set is newer (listed
     first) and a second AOI lies beside the analysed one."""
     labels, _ = labelset_import(
@@ -60,7 +60,7 @@ def done_analysis(demo_store, e2e_user, shared_data) -> Analysis:  # type: ignor
     return done
 
 
-def login(page, live_server, user, path: str = "/") -> None:  # type: ignore[no-untyped-def]
+def login(page, live_server, user, path: str = "/") -> None:
     page.goto(f"{live_server.url}/accounts/login/?next={path}")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
@@ -68,11 +68,11 @@ def login(page, live_server, user, path: str = "/") -> None:  # type: ignore[no-
     page.wait_for_selector("body[data-ready='1']", state="attached")
 
 
-def product_srcs(page) -> list[str]:  # type: ignore[no-untyped-def]
+def product_srcs(page) -> list[str]:
     return page.eval_on_selector_all(".product-tiles img.leaflet-tile", "els => els.map(e => e.src)")
 
 
-def wait_product_tiles(page) -> list[str]:  # type: ignore[no-untyped-def]
+def wait_product_tiles(page) -> list[str]:
     page.wait_for_function(
         "() => { const t = document.querySelectorAll('.product-tiles img.leaflet-tile');"
         " return t.length > 0 && [...t].every(i => i.complete && i.naturalWidth > 0); }"
@@ -80,7 +80,7 @@ def wait_product_tiles(page) -> list[str]:  # type: ignore[no-untyped-def]
     return product_srcs(page)
 
 
-def test_results_view(done_analysis, live_server, browser, viewport, e2e_user) -> None:  # type: ignore[no-untyped-def]
+def test_results_view(done_analysis, live_server, browser, viewport, e2e_user) -> None:
     a = done_analysis
     lc = {p.year: p.pk for p in a.products.filter(kind="landcover")}
     page = new_page(browser, viewport)

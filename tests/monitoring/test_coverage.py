@@ -21,7 +21,7 @@ def test_year_span() -> None:
     assert year_span([]) == ""
 
 
-def test_patches_aoi_years_and_refusal(api, demo_store, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_patches_aoi_years_and_refusal(api, demo_store, shared_data) -> None:
     cov = api.get("/api/esd/coverage/").json()
     (patch,) = cov["patches"]
     assert patch["tile_id"] == "MT-DTWSAT" and patch["label"] == "Mato Grosso, MODIS, 2007-2013"

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def running(owner) -> Analysis:  # type: ignore[no-untyped-def]
+def running(owner) -> Analysis:
     aoi = AOI.objects.create(
         owner=owner,
         name="a",
@@ -32,7 +32,7 @@ def running(owner) -> Analysis:  # type: ignore[no-untyped-def]
     )
 
 
-def test_steps_are_recorded_never_backwards_and_shown_by_the_api(running, api) -> None:  # type: ignore[no-untyped-def]
+def test_steps_are_recorded_never_backwards_and_shown_by_the_api(running, api) -> None:
     state.set_step(running.pk, "lookup", "windows", 0, 8)
     state.set_step(running.pk, "lookup", "windows", 3, 8)
     state.set_step(running.pk, "lookup", "windows", 2, 8)  # an earlier window task finishing late
