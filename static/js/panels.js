@@ -468,6 +468,9 @@ export class RunPanel {
     try {
       const a = await api("/api/analyses/", { json: body });
       this.watch(a.id);
+      // the progress box sits below the form: scroll the panel (not the page) to it
+      const panel = $("panel-run");
+      panel.scrollTop += $("run-status").getBoundingClientRect().top - panel.getBoundingClientRect().top - 8;
       await this.refreshList();
     } catch (err) {
       this.showFormError(`Not started: ${runErrorText(err)}`);
