@@ -17,7 +17,6 @@ from typing import Final
 
 import morecantile
 import numpy as np
-from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from rio_tiler.errors import TileOutsideBounds
@@ -30,6 +29,7 @@ from ml.errors import MLError, NoCoverageError
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_area, esd_tiles_for_area
+from monitoring.storage.paths import media_file
 
 TILE_SIZE: Final[int] = 256  # pixels per tile side
 MAX_ZOOM: Final[int] = 24  # deeper tiles are refused (404)
@@ -90,9 +90,8 @@ def product_style(product: MapProduct) -> TileStyle:
 
 def product_path(product: MapProduct) -> Path:
     """The product's COG on disk (inside MEDIA_ROOT); :class:`TileNotFound` when it is missing."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / product.path).resolve()
-    if root not in path.parents or not path.is_file():
+    path = media_file(product.path)
+    if path is None:
         raise TileNotFound(f"the file of map product {product.pk} is missing")
     return path
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -31,7 +28,7 @@ from monitoring.selectors.samples import SAMPLE_COLUMNS, sample_dicts
 from monitoring.services.analyses import analysis_cancel, analysis_create, analysis_delete
 from monitoring.services.map_packages import CRS_CHOICES, product_package
 from monitoring.services.validation import analysis_validate, analysis_validation_clear
-from monitoring.storage.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir, media_file
 from monitoring.users import signed_in
 
 SAMPLE_FILES = {
@@ -280,9 +277,8 @@ class ProductDownloadApi(APIView):
     @extend_schema(responses={(200, "image/tiff"): bytes})
     def get(self, request: Request, pk: int, product_pk: int) -> FileResponse:
         product = product_get(user=signed_in(request), analysis_pk=pk, pk=product_pk)
-        root = Path(settings.MEDIA_ROOT).resolve()
-        path = (root / product.path).resolve()
-        if root not in path.parents or not path.is_file():
+        path = media_file(product.path)
+        if path is None:
             raise Http404("file not found")
         return FileResponse(
             path.open("rb"), as_attachment=True, filename=path.name, content_type="image/tiff"

@@ -20,7 +20,6 @@ from typing import Any, Final, cast
 
 import numpy as np
 import rasterio
-from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from rasterio.enums import Resampling
@@ -33,7 +32,7 @@ from ml.mapping import NODATA_CLASS
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.services.map_packages import product_colormap
-from monitoring.storage.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir, media_file
 
 MAX_OVERLAY_PX: Final[int] = 2048  # longest side of one embedded land-cover image
 MAX_OVERLAY_BYTES: Final[int] = 40_000_000  # all years together; images shrink to stay under it
@@ -136,8 +135,8 @@ def _json_for_script(data: Any) -> str:
 
 def _landcover_layers(analysis: Analysis, colors: list[str]) -> list[dict[str, Any]]:
     products = MapProduct.objects.filter(analysis=analysis, kind=MapProduct.Kind.LANDCOVER).order_by("year")
-    paths = [(p.year, Path(settings.MEDIA_ROOT) / p.path) for p in products]
-    paths = [(y, p) for y, p in paths if p.is_file()]
+    found = [(p.year, media_file(p.path)) for p in products]
+    paths = [(y, p) for y, p in found if p is not None]
     max_px = MAX_OVERLAY_PX
     while True:
         layers, size = [], 0
@@ -170,8 +169,8 @@ def _change_layers(analysis: Analysis, max_px: int) -> list[dict[str, Any]]:
     for product in MapProduct.objects.filter(analysis=analysis, kind__in=list(CHANGE_LAYERS)).order_by(
         "kind"
     ):
-        path = Path(settings.MEDIA_ROOT) / product.path
-        if not path.is_file():
+        path = media_file(product.path)
+        if path is None:
             continue
         colormap = product_colormap(product, path)
         if colormap is None:

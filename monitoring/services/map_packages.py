@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Final
 
 import rasterio
-from django.conf import settings
 from rasterio.crs import CRS
 
 from ml.atomic import atomic_path
@@ -23,7 +22,7 @@ from ml.errors import MLError
 from ml.map_package import codes_csv, export_cog, pam_xml, product_categories, qml_style, utm_crs
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
-from monitoring.storage.paths import analysis_dir
+from monitoring.storage.paths import analysis_dir, media_file
 
 CRS_CHOICES: Final[tuple[str, ...]] = ("native", "EPSG:4326", "utm")
 """``native``: the analysis grid's CRS (the store's); ``EPSG:4326``: WGS 84 lon/lat; ``utm``: the WGS 84
@@ -91,8 +90,8 @@ def product_package(*, product: MapProduct, crs: str = "native") -> Path:
     """Path of the zip of ``product`` in the CRS choice ``crs`` (built on first call)."""
     analysis = product.analysis
     dst_crs = target_crs(analysis, crs)
-    source = Path(settings.MEDIA_ROOT) / product.path
-    if not source.is_file():
+    source = media_file(product.path)
+    if source is None:
         raise ApplicationError("the map file is missing", status=404)
     folder = analysis_dir(analysis.pk) / "packages"
     folder.mkdir(parents=True, exist_ok=True)

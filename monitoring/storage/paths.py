@@ -30,6 +30,16 @@ def relative(path: Path) -> str:
     return str(path.relative_to(Path(settings.MEDIA_ROOT)))
 
 
+def media_file(stored: str) -> Path | None:
+    """The file a stored path (``MapProduct.path``, relative to MEDIA_ROOT) names, resolved; None when it
+    is missing or lies outside MEDIA_ROOT (a tampered or stale row never makes a request read elsewhere)."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / stored).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Write arrays atomically: a killed worker leaves the old file or none, never half a file."""
     save_npz_atomic(path, **arrays)

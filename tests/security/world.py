@@ -91,6 +91,8 @@ class World:
             "x": x,
             "y": y,
             "year": DEMO_YEAR,
+            "year0": DEMO_YEAR - 1,  # a year pair of the from -> to view
+            "year1": DEMO_YEAR,
             "name": "labels_template.csv",
             "uidb64": "MQ",
             "token": self.similar_token if first == "analyses" else "set-password",
