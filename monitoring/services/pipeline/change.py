@@ -1,34 +1,27 @@
-"""Stage 4, change: the published COGs (land cover and uncertainty per year, change, similarity, ESD preview).
+"""Stage 4, change: the published class COGs (land cover and uncertainty per year, change products).
 
-Land cover, uncertainty and change products come from the consistent maps of the temporal step.
-
-The similarity and ESD preview COGs depend on the embeddings alone: :func:`write_esd_products` writes
-them as soon as the windows are looked up (beside relabel and the classify windows). The class
-products wait for the classify windows (:func:`write_products`). The analysis moves on to finalize
-once both and the attribution are done (``steps.FINALIZE_JOIN``).
+Land cover, uncertainty and change products come from the consistent maps of the temporal step; they
+wait for the classify windows (:func:`write_products`). The similarity and ESD preview COGs are written
+beside them by :mod:`.esd_products`. The analysis moves on to finalize once both and the attribution
+are done (``steps.FINALIZE_JOIN``).
 """
 
 from __future__ import annotations
-
-import os
-import shutil
-from pathlib import Path
 
 import numpy as np
 from django.db import transaction
 
 from ml.change import change_maps, from_to
-from ml.cog import write_class_cog, write_rgb_cog, write_value_cog
+from ml.cog import write_class_cog, write_value_cog
 from ml.mapping import NODATA_CLASS
 from ml.products import ProductFile, product_filename
 from monitoring.models import MapProduct
 from monitoring.services.pipeline import state, timing
-from monitoring.services.pipeline.classify import mosaic
 from monitoring.services.pipeline.steps import STEP as STEPS
 from monitoring.services.pipeline.steps import Part, Stage
 from monitoring.services.pipeline.temporal import consistent_maps
 from monitoring.storage.inputs import AnalysisInputs
-from monitoring.storage.paths import analysis_dir, cache_dir, relative
+from monitoring.storage.paths import analysis_dir, relative
 
 
 def change_pair(inputs: AnalysisInputs) -> tuple[int, int]:
@@ -48,7 +41,7 @@ def class_maps(inputs: AnalysisInputs) -> np.ndarray:
     return consistent_maps(inputs)["classes"]
 
 
-def _record(analysis_id: int, products: list[ProductFile]) -> None:
+def record_products(analysis_id: int, products: list[ProductFile]) -> None:
     """Create or update the ``MapProduct`` rows of written products (one transaction)."""
     with transaction.atomic():
         for p in products:
@@ -104,68 +97,6 @@ def write_products(analysis_id: int) -> bool:
         code = from_to(classes[years.index(y0)], classes[years.index(y1)], len(names))
         pair = write_value_cog(out / product_filename("change", y0, y1), code, crs, transform, 0)
         products.append(ProductFile("change_from_to", pair, "from_to", y0, y1))
-        _record(analysis_id, products)
+        record_products(analysis_id, products)
     state.mark_done(analysis_id, Part.CHANGE)
-    return True
-
-
-def _linked(cache: Path, out: Path, name: str) -> Path:
-    """``out/name`` as a hard link to ``cache/name`` (a copy across file systems), replaced atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    target, tmp = out / name, out / f".{name}.link"
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(cache / name, tmp)
-    except OSError:
-        shutil.copyfile(cache / name, tmp)
-    os.replace(tmp, target)
-    return target
-
-
-def write_esd_products(analysis_id: int) -> bool:
-    """Write the similarity and ESD preview COGs from the lookup windows; True once they are written.
-
-    They depend on the lookup alone, so they are written once per lookup key under
-    ``cache/esd_products/<lookup key>/`` and hard-linked into the analysis folder: a re-run with the
-    same AOI, years and store (e.g. *Apply reviews*) links them instead of mosaicking and writing again.
-    """
-    analysis, finished = state.open_part(analysis_id, STEPS["analysis.esd_products"])
-    if analysis is None:
-        return finished
-    inputs = AnalysisInputs(analysis)
-    grid, years = inputs.grid, inputs.years
-    out = analysis_dir(analysis_id)
-    cache = cache_dir("esd_products", inputs.lookup_key)
-    crs, transform = grid.crs, grid.affine
-    pairs = list(zip(years[:-1], years[1:], strict=True))
-    names = [product_filename("similarity", y0, y1) for y0, y1 in pairs]
-    names += [product_filename("esd_preview", year) for year in years]
-    with timing.timed(analysis_id, "esd_products"):
-        if not all((cache / name).exists() for name in names):
-            similarity = mosaic(inputs, "similarity", (len(years) - 1,), np.float32, np.nan)
-            for j, (y0, y1) in enumerate(pairs):
-                name = product_filename("similarity", y0, y1)
-                write_value_cog(cache / name, similarity[j].astype(np.float32), crs, transform, np.nan)
-            del similarity
-            preview = mosaic(inputs, "preview", (len(years), 4), np.uint8, 0)
-            for j, year in enumerate(years):
-                write_rgb_cog(cache / product_filename("esd_preview", year), preview[j], crs, transform)
-        products = [
-            ProductFile(
-                "similarity",
-                _linked(cache, out, product_filename("similarity", y0, y1)),
-                "similarity",
-                y0,
-                y1,
-            )
-            for y0, y1 in pairs
-        ]
-        products += [
-            ProductFile(
-                "esd_preview", _linked(cache, out, product_filename("esd_preview", year)), "rgb", year
-            )
-            for year in years
-        ]
-        _record(analysis_id, products)
-    state.mark_done(analysis_id, Part.ESD_PRODUCTS)
     return True

@@ -87,7 +87,7 @@ STEPS: tuple[Step, ...] = (
     Step("analysis.relabel", "relabel.relabel", (L, R), "relabel", Part.RELABEL, then=("analysis.classify_prepare", "analysis.attribute")),
     Step("analysis.classify_prepare", "classify.classify_prepare", (L, R), "classify", Part.MODEL, (Part.RELABEL,), then=(CLASSIFY_JOIN,)),
     Step("analysis.attribute", "attribute.attribute", (L, R, C, X), "attribution", Part.ATTRIBUTION, (Part.RELABEL,), then=(FINALIZE_JOIN,)),
-    Step("analysis.esd_products", "change.write_esd_products", (R, C, X), "change", Part.ESD_PRODUCTS, then=(FINALIZE_JOIN,)),
+    Step("analysis.esd_products", "esd_products.write_esd_products", (R, C, X), "change", Part.ESD_PRODUCTS, then=(FINALIZE_JOIN,)),
     Step("analysis.classify_window", "classify.classify_window", (C,), "classify", per_window=True, window_output="classify.window_output", then=("analysis.change",)),
     Step("analysis.change", "change.write_products", (X,), "change", Part.CHANGE, then=(FINALIZE_JOIN,)),
     Step("analysis.finalize", "finalize.finalize", (F,), "finalize"),
