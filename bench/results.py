@@ -98,10 +98,14 @@ def commit() -> str:
 
 
 def this_command() -> str:
-    """The command line that is running, for ``Figure.command``."""
-    return shlex.join(
-        [Path(sys.executable).name if "python" in sys.executable else sys.executable, *sys.argv]
-    )
+    """The command line that is running, for ``Figure.command`` (script paths relative to the repo)."""
+    args = []
+    for arg in sys.argv:
+        path = Path(arg)
+        if path.is_absolute() and path.is_relative_to(REPO):
+            arg = str(path.relative_to(REPO))
+        args.append(arg)
+    return shlex.join(["python", *args])
 
 
 def record(*figures: Figure, results_dir: Path = RESULTS_DIR) -> list[Path]:
