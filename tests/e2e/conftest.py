@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 # docs/screenshots, so an ordinary test run never rewrites the committed images.
 SCREENSHOTS = Path(os.environ.get("ESD_SCREENSHOTS") or Path(tempfile.gettempdir()) / "esd-screenshots")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-VIEWPORT = {"width": 1366, "height": 768}
 VIEWPORTS = {"wide": {"width": 1366, "height": 768}, "tablet": {"width": 768, "height": 1024}}
 PASSWORD = "e2e-pass-2026"
 
@@ -67,23 +66,36 @@ def e2e_user(django_user_model):
 @pytest.fixture
 def page(browser, live_server, e2e_user):
     """A logged-in page at 1366 x 768 on the map, with its console errors in ``page.console_log``."""
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    page = context.new_page()
-    log = ConsoleLog()
-    page.on(
-        "console",
-        lambda m: log.errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None,
-    )
-    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.fill("#id_username", e2e_user.username)
+    page = new_page(browser, "wide")
+    sign_in(page, live_server.url, e2e_user.username)
+    yield page
+    page.context.close()
+
+
+def sign_in(page, server_url: str, username: str, next_path: str = "/") -> None:
+    """Log in through the form and wait until the map page says it is ready."""
+    page.goto(f"{server_url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready='1']", state="attached")
-    page.console_log = log
-    yield page
-    context.close()
+
+
+def upload_mt_inputs(page, tmp_path: Path, shared_data: Path) -> None:
+    """Upload the Mato Grosso 2011-12 labels and the demo AOI ("MT uploaded") through the Data tab."""
+    from testkit.mato_grosso import static_labels_csv
+
+    labels_csv = tmp_path / "mt_2011_2012.csv"
+    labels_csv.write_bytes(static_labels_csv(shared_data))
+    page.set_input_files("#labels-file", str(labels_csv))
+    page.click("#labels-upload button[type=submit]")
+    page.wait_for_selector("#labels-upload-report .ok")
+    page.click("text=Upload an area")
+    aoi = Path(__file__).resolve().parents[1] / "data" / "uploads" / "aoi_mt.geojson"
+    page.set_input_files("#aoi-file", str(aoi))
+    page.fill("#aoi-name", "MT uploaded")
+    page.click("#aoi-upload button[type=submit]")
+    page.wait_for_selector("#aoi-list li:has-text('MT uploaded')")
 
 
 def shot(page, name: str) -> Path:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitoring.models import Analysis
-from testkit.mato_grosso import static_labels_csv
-from tests.e2e.conftest import CHROMIUM, PASSWORD, VIEWPORTS, new_page, shot
+from tests.e2e.conftest import CHROMIUM, PASSWORD, VIEWPORTS, new_page, shot, sign_in, upload_mt_inputs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -99,21 +98,8 @@ def test_run_form_years_come_from_the_area_and_errors_stay_in_the_form(
     demo_store, live_server, browser, viewport, e2e_user, shared_data, tmp_path
 ) -> None:
     page = new_page(browser, viewport)
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.fill("#id_username", e2e_user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready='1']", state="attached")
-    labels_csv = tmp_path / "mt_2011_2012.csv"
-    labels_csv.write_bytes(static_labels_csv(shared_data))
-    page.set_input_files("#labels-file", str(labels_csv))
-    page.click("#labels-upload button[type=submit]")
-    page.wait_for_selector("#labels-upload-report .ok")
-    page.click("text=Upload an area")
-    page.set_input_files("#aoi-file", str(REPO / "tests" / "data" / "uploads" / "aoi_mt.geojson"))
-    page.fill("#aoi-name", "MT uploaded")
-    page.click("#aoi-upload button[type=submit]")
-    page.wait_for_selector("#aoi-list li:has-text('MT uploaded')")
+    sign_in(page, live_server.url, e2e_user.username)
+    upload_mt_inputs(page, tmp_path, shared_data)
 
     page.click("#tab-run")
     # the area's coverage fills the years (not 1984-2017 or this year)

@@ -15,7 +15,7 @@ import pytest
 
 from monitoring.models import AOI, DynamicSample, Label, LabelSet
 from testkit.mato_grosso import static_labels_csv
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, upload_mt_inputs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -292,16 +292,7 @@ def test_whole_workflow_in_the_browser(demo_store, celery_worker, shared_data, t
 
 
 def test_cancel_from_the_run_panel(demo_store, celery_worker, shared_data, tmp_path, page) -> None:
-    labels_csv = tmp_path / "mt_2011_2012.csv"
-    labels_csv.write_bytes(static_labels_csv(shared_data))
-    page.set_input_files("#labels-file", str(labels_csv))
-    page.click("#labels-upload button[type=submit]")
-    page.wait_for_selector("#labels-upload-report .ok")
-    page.click("text=Upload an area")
-    page.set_input_files("#aoi-file", str(REPO / "tests" / "data" / "uploads" / "aoi_mt.geojson"))
-    page.fill("#aoi-name", "MT uploaded")
-    page.click("#aoi-upload button[type=submit]")
-    page.wait_for_selector("#aoi-list li:has-text('MT uploaded')")
+    upload_mt_inputs(page, tmp_path, shared_data)
 
     page.click("#tab-run")
     page.fill("#run-start", "2007")
