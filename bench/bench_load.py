@@ -5,14 +5,19 @@ demo store (encoded by ESDNet; ``ESD_TEST_STORE_CACHE`` reuses an already encode
 (static labels of crop year 2011-12) and AOI, one analysis computed by a real Celery worker on Redis,
 then gunicorn (``webapp.wsgi``, ``--workers``) on 127.0.0.1. Debian's ``wrk`` drives it (a Lua script
 cycles through the URLs and reports p50/p95/p99 from wrk's full latency histogram; non-2xx answers
-and socket errors count as errors). Each run is bounded by ``--seconds``. Tiles run three ways:
-``tiles_first_view`` (``--cold-seconds``) starts from an empty tile cache, so its first pass over the
-URLs renders every tile; ``tiles`` (``--seconds``, the goal figure) then browses the same tiles, cache
-hits as for users panning over maps already drawn once; ``tiles_uncached`` (``--uncached-seconds``)
-runs on a server with the cache off (``ESD_TILE_CACHE=none``: every request reads the COG and renders).
+and socket errors count as errors). Each run is bounded by ``--seconds``. Tiles run four ways:
+``tiles_first_view`` (``--cold-seconds``) right after the analysis, with the tile cache as the worker
+left it (it draws each map's first-view tiles once the analysis is done, ``--prerender`` per map:
+``monitoring.services.tile_prerender``), so the URLs it did not draw render now; ``tiles_cold``
+(``--cold-seconds``) from an emptied tile cache, so its first pass over the URLs renders every tile;
+``tiles`` (``--seconds``) then browses the same tiles, cache hits as for users panning over maps
+already drawn once; ``tiles_uncached`` (``--uncached-seconds``) runs on a server with the cache off
+(``ESD_TILE_CACHE=none``: every request reads the COG and renders).
 
-Run: ``.venv/bin/python -m bench.bench_load [--seconds 60] [--workers 4]``; prints JSON (and writes
-``var/bench/load.json``).
+Run: ``.venv/bin/python -m bench.bench_load [--seconds 60] [--workers 4]``; prints JSON, writes
+``var/bench/load.json`` and the figures ``tile_first_view_p95_ms``, ``tile_cold_render_p95_ms``,
+``tile_warm_p95_ms`` and ``api_p95_ms`` to ``bench/results/``. ``ESD_BENCH_DB`` names the database
+(default ``esd_bench_load``) and ``CELERY_BROKER_URL`` the broker, for several people on one machine.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ def make_site(name: str, store: Path | str, broker_db: int = 14) -> Site:
     """A fresh PostGIS database ``name``, a media folder under ``var/bench`` and the store ``store`` indexed."""
     import psycopg
 
+    name = os.environ.get("ESD_BENCH_DB", name)  # several people benchmarking on one machine
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         c.execute(f'CREATE DATABASE "{name}"')
@@ -106,7 +112,7 @@ def make_site(name: str, store: Path | str, broker_db: int = 14) -> Site:
     env.update(
         DJANGO_SETTINGS_MODULE="webapp.settings.test",
         DATABASE_URL=f"postgis://postgres@127.0.0.1:5432/{name}",
-        CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{broker_db}",
+        CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{broker_db}"),
         CELERY_TASK_DEFAULT_QUEUE=f"{name}-{os.getpid()}",
         MEDIA_ROOT=str(media),
         ESD_STORE=str(store),
@@ -355,16 +361,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--per-url", type=int, default=0, help="also run each API URL alone for this many seconds"
     )
+    parser.add_argument(
+        "--prerender", type=int, default=128, help="first-view tiles drawn per map when the analysis ends"
+    )
+    parser.add_argument(
+        "--no-record", dest="record", action="store_false", help="do not write bench/results/*.json"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk (make bench installs it)")
 
     t0 = time.monotonic()
     site = make_site("esd_bench_load", demo_store())
+    site.env["ESD_PRERENDER_TILES"] = str(args.prerender)  # the test settings' default is 0
     labels = mt_labels_csv(OUT / "esd_bench_load" / "labels.csv")
     with workers(site, 1):
         pk, token = create_analysis(site, DEMO_BBOX, labels, (2007, 2013), DEMO_PARAMETERS)
         analysis = wait_analysis(site, pk, timeout=900)
+        if analysis["status"] == "done":
+            analysis["timings"] = wait_prerender(site, pk, timeout=300)
     if analysis["status"] != "done":
         raise SystemExit(f"the benchmark analysis {analysis['status']}: {analysis['error']}")
     setup_s = time.monotonic() - t0
@@ -394,8 +409,14 @@ def main(argv: list[str] | None = None) -> dict:
             results["api_per_url"] = {
                 path: run_wrk(base, [path], token, args.api_clients, args.per_url) for path in api_paths
             }
-        shutil.rmtree(site.media / "tilecache", ignore_errors=True)  # the first pass renders every tile
+        cache = site.media / "tilecache"
+        results["prerendered_tiles"] = (
+            sum(1 for f in cache.rglob("*") if f.is_file()) if cache.exists() else 0
+        )
+        # the first view after the analysis: the tiles drawn at finalize, the others rendered now
         results["tiles_first_view"] = run_wrk(base, tiles, token, args.tile_clients, args.cold_seconds)
+        shutil.rmtree(cache, ignore_errors=True)  # from an empty cache: the first pass renders every tile
+        results["tiles_cold"] = run_wrk(base, tiles, token, args.tile_clients, args.cold_seconds)
         results["tiles"] = run_wrk(base, tiles, token, args.tile_clients, args.seconds)
     if args.uncached_seconds:
         with gunicorn(site, args.workers, args.threads, ESD_TILE_CACHE="none") as base:
@@ -412,7 +433,88 @@ def main(argv: list[str] | None = None) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "load.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
+    if args.record:
+        record_figures(results)
     return results
+
+
+def wait_prerender(site: Site, pk: int, timeout: float) -> dict:
+    """Poll until the worker has drawn the analysis' first-view tiles (``prerender_tiles`` in its
+    timings, recorded after it is done); returns the timings."""
+    code = f"""
+import json, time
+from monitoring.models import Analysis
+deadline = time.monotonic() + {timeout}
+while "prerender_tiles" not in (Analysis.objects.get(pk={pk}).timings or {{}}) and time.monotonic() < deadline:
+    time.sleep(0.2)
+print(json.dumps(Analysis.objects.get(pk={pk}).timings))
+"""
+    return json.loads(site.django(code))
+
+
+def record_figures(results: dict) -> None:
+    """``bench/results/`` files: tile p95 of the first view, from an empty cache, of cached tiles; API p95."""
+    from bench.results import Figure, record, this_command
+
+    cfg = results["config"]
+    common = {"command": this_command(), "section": "faults_security_load"}
+    setup = (
+        f"gunicorn {cfg['gunicorn_workers']} workers x {cfg['gunicorn_threads']} threads, {cfg['tile_urls']}"
+    )
+
+    def details(run: dict) -> dict:
+        keys = (
+            "requests",
+            "throughput_rps",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "errors",
+            "connections",
+            "duration_s",
+        )
+        return {k: run[k] for k in keys} | {"setup": setup}
+
+    first, cold, warm, api = (results[k] for k in ("tiles_first_view", "tiles_cold", "tiles", "api"))
+    record(
+        Figure(
+            name="tile_first_view_p95_ms",
+            value=first["p95_ms"],
+            unit="ms",
+            goal="<= 100",
+            title=f"Map tile p95, first view of a finished analysis ({first['connections']} concurrent; "
+            "first-view tiles drawn by the worker when the analysis finished)",
+            details=details(first) | {"prerendered_tiles": results["prerendered_tiles"]},
+            **common,
+        ),
+        Figure(
+            name="tile_cold_render_p95_ms",
+            value=cold["p95_ms"],
+            unit="ms",
+            goal="",
+            title=f"Map tile p95 from an empty tile cache ({cold['connections']} concurrent; every tile rendered once)",
+            details=details(cold),
+            **common,
+        ),
+        Figure(
+            name="tile_warm_p95_ms",
+            value=warm["p95_ms"],
+            unit="ms",
+            goal="<= 50",
+            title=f"Map tile p95, tiles already drawn ({warm['connections']} concurrent)",
+            details=details(warm),
+            **common,
+        ),
+        Figure(
+            name="api_p95_ms",
+            value=api["p95_ms"],
+            unit="ms",
+            goal="<= 200",
+            title=f"API read p95 ({api['connections']} concurrent, 6 URLs)",
+            details=details(api),
+            **common,
+        ),
+    )
 
 
 if __name__ == "__main__":

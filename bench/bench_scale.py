@@ -19,8 +19,10 @@ Each 2-worker run is compared with the 1-worker run of the same store just befor
 summed task time (a 2-worker run well above its 1-worker run shared the cores with something else).
 
 Run: ``.venv/bin/python -m bench.bench_scale [--km 20] [--epochs 30] [--runs disk:1,disk:2,http:1,http:2]``
-(``store:workers[xconcurrency]``); prints JSON and writes ``var/bench/scale.json`` (figures in
-``docs/benchmarks/scale_out.md``).
+(``store:workers[xconcurrency]``); prints JSON, writes ``var/bench/scale.json`` and, per store with a
+1- and 2-worker pair, ``bench/results/scale_2_workers_<store>.json`` (the median speed-up of its
+pairs; figures in ``docs/benchmarks/scale_out.md``). ``ESD_BENCH_DB`` and ``CELERY_BROKER_URL`` name
+the database and broker (see ``bench/bench_load.py``).
 """
 
 from __future__ import annotations
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--runs", default="disk:1,disk:2,http:1,http:2", help="store:workers[xconcurrency],..."
     )
+    parser.add_argument(
+        "--no-record", dest="record", action="store_false", help="do not write bench/results/*.json"
+    )
     args = parser.parse_args(argv)
 
     folder, bbox = build_store(OUT / "scale_store", args.km)
@@ -194,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         store, n = spec.split(":")
         n_workers, _, conc = n.partition("x")
         row = {"store": store, "workers": int(n_workers), "concurrency": int(conc or 1)}
+        row["load_at_start"] = " / ".join(f"{v:.1f}" for v in os.getloadavg())
         if store == "http":
             from testkit.range_server import serve_folder
 
@@ -241,7 +247,49 @@ def main(argv: list[str] | None = None) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "scale.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
+    if args.record:
+        record_figures(report)
     return report
+
+
+def record_figures(report: dict) -> None:
+    """``bench/results/scale_2_workers_<store>.json``: the median 2-worker speed-up of each store over
+    its pairs of runs, with every pair's walls, summed task times and busy shares."""
+    from bench.results import Figure, record, this_command
+
+    figures = []
+    for store in ("disk", "http"):
+        pairs = [r for r in report["runs"] if r["store"] == store and r.get("speedup")]
+        if not pairs:
+            continue
+        ones = [r for r in report["runs"] if r["store"] == store and r["workers"] == 1]
+        speedups = sorted(r["speedup"] for r in pairs)
+        figures.append(
+            Figure(
+                name=f"scale_2_workers_{store}",
+                value=float(np.median(speedups)),
+                unit="x",
+                goal=">= 1.8",
+                title=f"2 workers vs 1, whole job, {report['store']['km']:g} x {report['store']['km']:g} km x 7 "
+                f"years, store {'on disk' if store == 'disk' else 'over HTTP range requests'} (median of "
+                f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''})",
+                command=this_command(),
+                section="scale_out",
+                details={
+                    "speedups": speedups,
+                    "wall_1_worker_s": [r["wall_s"] for r in ones],
+                    "wall_2_workers_s": [r["wall_s"] for r in pairs],
+                    "task_s_1_worker": [r["task_s"] for r in ones],
+                    "task_s_2_workers": [r["task_s"] for r in pairs],
+                    "busy_share_2_workers": [r["busy"]["busy_share"] for r in pairs],
+                    "load_at_start": [r.get("load_at_start") for r in report["runs"] if r["store"] == store],
+                    "windows": pairs[0].get("windows"),
+                    "note": "a 2-worker run whose summed task time is well above its 1-worker run's shared "
+                    "the cores with other jobs",
+                },
+            )
+        )
+    record(*figures)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""XYZ map tiles (256 x 256 PNG, Web Mercator) of the analysis COGs and of the ESD store, with rio-tiler.
+"""XYZ map tiles (256 x 256 PNG, Web Mercator) of the analysis COGs and of the ESD store (drawn by :mod:`ml.xyz`).
 
 Colour maps never come from the request: a product's tile is coloured by the named map stored on the
 product (``MapProduct.colormap``, built by :func:`ml.colormaps.named_colormap` with the label set's colours
@@ -17,15 +17,15 @@ from typing import Final
 
 import morecantile
 import numpy as np
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from rio_tiler.errors import TileOutsideBounds
-from rio_tiler.io import Reader
-from rio_tiler.models import ImageData
-from rio_tiler.utils import render as render_array
+from rasterio.crs import CRS
 
 from ml.colormaps import ColorMap, named_colormap
 from ml.errors import MLError, NoCoverageError
+from ml.esd.preview import preview_store
+from ml.xyz import XyzData, colour_values, encode_png, read_xyz, rescale
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis, MapProduct
 from monitoring.selectors.esd_catalog import esd_store_for_area, esd_tiles_for_area
@@ -36,7 +36,9 @@ MAX_ZOOM: Final[int] = 24  # deeper tiles are refused (404)
 PREVIEW_MIN_ZOOM: Final[int] = 6  # the store preview reads the tiles themselves: not below this zoom
 PREVIEW_MAX_PIXEL_YEARS: Final[int] = 4 * TILE_SIZE * TILE_SIZE  # one year of one (buffered) tile
 WEB_MERCATOR: Final = morecantile.tms.get("WebMercatorQuad")
-RENDER_VERSION: Final[str] = "2"  # part of every ETag: bump when the rendering changes
+MERCATOR_CRS: Final[CRS] = CRS.from_epsg(3857)
+PREVIEW_COPIES: Final[str] = "esd_preview"  # folder under MEDIA_ROOT of the coarse copies of store tiles
+RENDER_VERSION: Final[str] = "3"  # part of every ETag: bump when the rendering changes
 VALUE_RESCALE: Final[dict[str, tuple[float, float]]] = {
     "similarity": (0.0, 1.0),
     "uncertainty": (0.0, 1.0),
@@ -111,25 +113,27 @@ def product_etag(product: MapProduct, z: int, x: int, y: int, only: int | None =
     )
 
 
-def read_tile(path: Path, z: int, x: int, y: int, indexes: tuple[int, ...] = (1,)) -> ImageData:
-    """The ``(z, x, y)`` tile of the COG at ``path``, ``TILE_SIZE`` square, masked where nodata."""
+def read_tile(path: Path, z: int, x: int, y: int, indexes: tuple[int, ...] = (1,)) -> XyzData:
+    """The values of the COG at ``path`` under tile ``(z, x, y)`` (nearest), ``TILE_SIZE`` square, with
+    the pixels that hold data; :class:`TileNotFound` when the tile does not touch the raster."""
     check_tile(z, x, y)
-    try:
-        with Reader(str(path)) as cog:
-            return cog.tile(x, y, z, tilesize=TILE_SIZE, indexes=indexes)
-    except TileOutsideBounds as exc:
-        raise TileNotFound(f"tile {z}/{x}/{y} is outside the raster") from exc
+    img = read_xyz(path, z, x, y, indexes)
+    if img is None:
+        raise TileNotFound(f"tile {z}/{x}/{y} is outside the raster")
+    return img
 
 
-def render(img: ImageData, style: TileStyle) -> bytes:
-    """PNG bytes (RGBA) of ``img`` drawn with ``style``; masked pixels are transparent."""
+def render(img: XyzData, style: TileStyle) -> bytes:
+    """PNG bytes of ``img`` drawn with ``style``; pixels without data are transparent."""
+    if style.colormap is None:  # an RGB raster
+        rgba = np.concatenate([img.data[:3].astype(np.uint8), (img.valid * 255).astype(np.uint8)[None]])
+        return png_rgba(rgba)
+    values = img.data[0]
+    valid = img.valid
     if style.rescale is not None:
-        data = np.ma.getdata(img.array)
-        finite = np.isfinite(data)
-        mask = np.ma.getmaskarray(img.array) | ~finite
-        img.array = np.ma.MaskedArray(np.where(finite, data, 0), mask=mask)  # NaN nodata -> masked 0
-        img = img.rescale(in_range=(style.rescale,))
-    return img.render(img_format="PNG", colormap=style.colormap, add_mask=True)
+        valid = valid & np.isfinite(values)
+        values = rescale(values, style.rescale)
+    return colour_values(values, valid, style.colormap)
 
 
 def render_product_tile(product: MapProduct, z: int, x: int, y: int, only: int | None = None) -> bytes:
@@ -146,10 +150,10 @@ def render_product_tile(product: MapProduct, z: int, x: int, y: int, only: int |
 def render_threshold_tile(path: Path, z: int, x: int, y: int, threshold: float, style: TileStyle) -> bytes:
     """PNG of a float COG tile with pixels below ``threshold`` (and nodata) transparent."""
     img = read_tile(path, z, x, y)
-    data = np.ma.getdata(img.array)
-    mask = np.ma.getmaskarray(img.array) | ~np.isfinite(data) | (data < threshold)
-    img.array = np.ma.MaskedArray(data, mask=mask)
-    return render(img, style)
+    data = img.data[0]
+    with np.errstate(invalid="ignore"):
+        shown = img.valid & np.isfinite(data) & (data >= threshold)
+    return render(XyzData(img.data, shown), style)
 
 
 def cached_tile(etag: str, draw: Callable[[], bytes]) -> bytes:
@@ -213,7 +217,9 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
     """PNG (RGBA) of the ESD store itself for ``year``: RGB = mean over months of code dims 0, 1, 2.
 
     Reads the catalog tiles that touch the XYZ tile, on the XYZ tile's own Web Mercator grid (nearest
-    resampling of the FSQ indices), and draws :func:`ml.change.esd_preview_rgb`; pixels without data
+    resampling of the FSQ indices; where the tile is 4x or more coarser than a store tile, from that
+    tile's coarse copy, :func:`ml.esd.preview.coarse_copy`, written once under ``MEDIA_ROOT/esd_preview``:
+    official tiles have no overviews), and draws :func:`ml.change.esd_preview_rgb`; pixels without data
     are transparent (a tile with none at all is wholly transparent, not missing: the browser, which asks
     for tiles touching a footprint, must not see errors). :class:`TileNotFound` when no store tile of
     ``year`` covers it, or below
@@ -230,6 +236,7 @@ def render_esd_preview_tile(year: int, z: int, x: int, y: int) -> bytes:
     b = WEB_MERCATOR.xy_bounds(morecantile.Tile(x, y, z))
     res = (b.right - b.left) / TILE_SIZE
     try:
+        store = preview_store(store, MERCATOR_CRS, res, Path(settings.MEDIA_ROOT) / PREVIEW_COPIES)
         window = store.read_window(
             (b.left, b.bottom, b.right, b.top),
             "EPSG:3857",
@@ -266,8 +273,9 @@ def render_from_to_tile(
     from ml.mapping import NODATA_CLASS
 
     classes = analysis.label_set.map_classes
-    a = np.ma.filled(read_tile(path0, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
-    b = np.ma.filled(read_tile(path1, z, x, y).array[0], NODATA_CLASS).astype(np.uint8)
+    img0, img1 = read_tile(path0, z, x, y), read_tile(path1, z, x, y)
+    a = np.where(img0.valid, img0.data[0], NODATA_CLASS).astype(np.uint8)
+    b = np.where(img1.valid, img1.data[0], NODATA_CLASS).astype(np.uint8)
     n = len(classes)
     a = np.where(a < n, a, NODATA_CLASS).astype(np.uint8)
     b = np.where(b < n, b, NODATA_CLASS).astype(np.uint8)
@@ -280,14 +288,10 @@ def render_from_to_tile(
         raise ApplicationError(
             f"from-to of analysis {analysis.pk} cannot be drawn: {exc}", status=500
         ) from exc
-    lut = np.zeros((n * n + 2, 4), dtype=np.uint8)
-    for value, rgba in cmap.items():
-        if 0 <= value < len(lut) and (only is None or value == only):
-            lut[value] = rgba
-    rgba_img = lut[np.clip(code, 0, len(lut) - 1)]  # (H, W, 4)
-    return png_rgba(np.moveaxis(rgba_img, -1, 0))
+    shown = {v: rgba for v, rgba in cmap.items() if 0 <= v <= n * n + 1 and (only is None or v == only)}
+    return colour_values(code, np.ones(code.shape, dtype=bool), shown)
 
 
 def png_rgba(rgba: np.ndarray) -> bytes:
     """PNG bytes of a ``(4, H, W)`` uint8 RGBA array."""
-    return render_array(rgba[:3], mask=rgba[3], img_format="PNG")
+    return encode_png(np.ascontiguousarray(np.moveaxis(rgba, 0, -1)))

@@ -449,9 +449,14 @@ def _read_tile_window(
             r0, r1 = max(math.floor(min(rows)) - 1, 0), min(math.ceil(max(rows)) + 1, tile.height)
             if c1 <= c0 or r1 <= r0:
                 return
+            k, (c0, c1), (r0, r1) = _decimated(c0, c1, r0, r1, tile, grid)
             win = Window(c0, r0, c1 - c0, r1 - r0)
-            data = src.read(window=win)
-            src_transform = tile.affine @ Affine.translation(c0, r0)
+            if k > 1:  # a coarser grid: every k-th pixel (overviews when the file has them)
+                out = (BANDS, (r1 - r0) // k, (c1 - c0) // k)
+                data = src.read(window=win, out_shape=out, resampling=Resampling.nearest)
+            else:
+                data = src.read(window=win)
+            src_transform = tile.affine @ Affine.translation(c0, r0) @ Affine.scale(k)
     except RasterioError as exc:
         raise StoreError(f"{tile.uri}: cannot read window ({exc})") from exc
     stack = np.concatenate([data, _has_data(data[:STEPS])[None].astype(np.uint16)])  # band 14: valid
@@ -468,6 +473,35 @@ def _read_tile_window(
     )
     dst[:BANDS] *= dst[BANDS].astype(bool)  # pixels no source pixel reached stay nodata
     _merge(dst[:BANDS], (slice(None), slice(None)), indices, qa, valid)
+
+
+def _decimated(
+    c0: int, c1: int, r0: int, r1: int, tile: EsdTileInfo, grid: Grid
+) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """``(k, (c0, c1), (r0, r1))``: a window read decimated by ``k`` for a grid coarser than the tile.
+
+    ``k`` is a power of 2 at most the tile pixels per grid pixel (so every grid pixel still finds its
+    nearest tile pixel, and overview levels match); the window is widened to whole multiples of ``k``
+    inside the tile (``k`` halves until it fits). ``k = 1`` and the window unchanged otherwise.
+    """
+    ratio = min((c1 - c0 - 2) / grid.width, (r1 - r0 - 2) / grid.height) + 1e-6  # less the 1 px margins
+    k = 1
+    while k * 2 <= ratio:
+        k *= 2
+    while k > 1:
+        cols, rows = _widen(c0, c1, k, tile.width), _widen(r0, r1, k, tile.height)
+        if cols is not None and rows is not None:
+            return k, cols, rows
+        k //= 2
+    return 1, (c0, c1), (r0, r1)
+
+
+def _widen(lo: int, hi: int, k: int, size: int) -> tuple[int, int] | None:
+    """``[lo, hi)`` widened to a multiple of ``k`` pixels inside ``[0, size)``; None if it cannot be."""
+    span = -(-(hi - lo) // k) * k
+    if span > size:
+        return None
+    return (lo, lo + span) if lo + span <= size else (size - span, size)
 
 
 def _has_data(steps: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from monitoring.models import Analysis, EsdTile
 from monitoring.services.pipeline import runner, state
+from monitoring.services.tile_prerender import analysis_prerender_tiles, first_view_tiles
 from testkit.mato_grosso import static_labels_csv
 
 pytestmark = pytest.mark.django_db
@@ -157,6 +158,17 @@ def test_tiles_coverage_and_legends(api, other_api, demo_store, shared_data, mon
     assert w < -55.95 < e and s < -12.02 < n
     assert len(coverage["footprints"]["features"]) == EsdTile.objects.count()
     assert {f["properties"]["year"] for f in coverage["footprints"]["features"]} == set(YEARS)
+
+    # first-view tiles drawn into the tile cache, as the worker does once an analysis is done
+    tiles = first_view_tiles(DEMO_EXTENT, 128)
+    zooms = sorted({t[0] for t in tiles})
+    assert zooms == list(range(zooms[0], 16)) and len([t for t in tiles if t[0] == zooms[0]]) <= 4
+    drawn = analysis_prerender_tiles(analysis_id=pk, max_tiles=24)
+    assert drawn > 0
+    assert analysis_prerender_tiles(analysis_id=pk, max_tiles=24) == 0  # every one cached now
+    cz, cx, cy = tile_over(-55.95, -12.02, first_view_tiles(DEMO_EXTENT, 24)[-1][0])
+    cached = api.get(products[("landcover", 2013)]["tiles"].format(z=cz, x=cx, y=cy))
+    assert cached.status_code == 200 and (png_rgba(cached.content)[..., 3] == 255).any()
 
 
 def test_threshold_tile_hides_low_values_and_nodata(tmp_path) -> None:

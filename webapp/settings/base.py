@@ -180,6 +180,8 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "tiles": tile_cache_config(ESD_TILE_CACHE),
 }
+# Map tiles drawn into the tile cache when an analysis finishes, per land-cover / change map (0: none).
+ESD_PRERENDER_TILES = int(os.environ.get("ESD_PRERENDER_TILES", "128"))
 
 
 # Uploads: requests above these sizes are refused before parsing.

@@ -21,6 +21,8 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "tiles": tile_cache_config(os.environ.get("ESD_TILE_CACHE", str(MEDIA_ROOT / "tilecache"))),
 }
+# The suite runs many analyses: no pre-rendered tiles unless a test (or a benchmark) asks for them.
+ESD_PRERENDER_TILES = int(os.environ.get("ESD_PRERENDER_TILES", "0"))
 STATIC_ROOT = VAR_DIR / "staticfiles-test"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {

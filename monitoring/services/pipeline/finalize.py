@@ -1,4 +1,5 @@
-"""Stage 5, finalize: statistics (areas, transitions, temporal step, accuracy) and the download files."""
+"""Stage 5, finalize: statistics (areas, transitions, temporal step, accuracy) and the download files;
+once done, the first-view map tiles are drawn into the tile cache."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from monitoring.services.exports import write_exports
 from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.steps import Stage
 from monitoring.services.pipeline.temporal import consistent_maps, temporal_statistics
+from monitoring.services.tile_prerender import analysis_prerender_tiles
 from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import analysis_dir
 
@@ -37,4 +39,8 @@ def finalize(analysis_id: int) -> bool:
         stats["samples"] = {"total": samples.count(), "changed": samples.filter(changed=True).count()}
         write_exports(analysis, analysis_dir(analysis_id), stats)
         Analysis.objects.filter(pk=analysis_id).update(stats=stats)
-    return state.advance(analysis_id, Stage.FINALIZE)
+    finished = state.advance(analysis_id, Stage.FINALIZE)
+    if finished:  # done: the user is not waiting for these
+        with timing.timed(analysis_id, "prerender_tiles"):
+            analysis_prerender_tiles(analysis_id=analysis_id)
+    return finished
