@@ -254,6 +254,8 @@ def read_pixel_series(path: str | Path) -> PixelSeries:
 
     p = Path(path)
     if p.suffix == ".npy":
+        # pyccd's own test-pixel format (LCMAP's third-party fixtures, not files we write): a pickled
+        # object array [meta, {band: values}] that cannot be read without pickle; only trusted files
         d = np.load(p, allow_pickle=True)[1]
         ordinal = np.asarray(d["dates"], dtype=np.int64)
         values = np.stack(

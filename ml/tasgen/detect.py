@@ -9,10 +9,12 @@ which a plain high quantile would absorb.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from ml.array_state import str_tuple
 from ml.errors import TasGenError
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
@@ -27,6 +29,26 @@ class ClassThresholds:
     sigma: np.ndarray  # (C,) 1.4826 * MAD of the calibration scores (nats), floored at ``min_sigma``
     k: float  # number of robust sigmas above the median
     threshold: np.ndarray  # (C,) median + k * sigma (nats)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (``classes`` as str, ``k`` 0-d)."""
+        return {
+            "classes": np.asarray(self.classes, dtype=str),
+            "median": self.median,
+            "sigma": self.sigma,
+            "k": np.asarray(self.k),
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ClassThresholds:
+        return cls(
+            classes=str_tuple(arrays["classes"]),
+            median=arrays["median"],
+            sigma=arrays["sigma"],
+            k=float(arrays["k"]),
+            threshold=arrays["threshold"],
+        )
 
 
 def calibrate_thresholds(

@@ -18,6 +18,7 @@ class is its negative ELBO computed at the posterior means (deterministic).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ml.array_state import json_array, json_value, part
 from ml.errors import ModelError
 from ml.tasgen.series import MONTHS
 
@@ -195,6 +197,24 @@ class HTSVAE(nn.Module):
     def checkpoint(self, step: int, metrics: dict[str, float]) -> dict[str, object]:
         """Plain-dict checkpoint (``model``, ``config``, ``step``, ``metrics``)."""
         return {"model": self.state_dict(), "config": asdict(self.config), "step": step, "metrics": metrics}
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays: ``config`` (JSON) and ``state.<name>`` (every parameter and buffer)."""
+        out = {f"state.{k}": v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
+        return {"config": json_array(asdict(self.config)), **out}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> HTSVAE:
+        """The model :meth:`to_arrays` stored, in eval mode (building it leaves torch's RNG as it was)."""
+        try:
+            config = HTSVAEConfig(**json_value(arrays["config"]))
+            with torch.random.fork_rng(devices=[]):  # the layers' random init must not move the global RNG
+                model = cls(config)
+            state = {k: torch.from_numpy(np.array(v)) for k, v in part(arrays, "state.").items()}
+            model.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"HTS-VAE state cannot be loaded: {exc}") from exc
+        return model.eval()
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> HTSVAE:

@@ -15,6 +15,7 @@ class and under every other class of the label set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +36,22 @@ class ClassReference:
     median: np.ndarray  # (C,) median leave-one-out k-NN distance of the class's own rows
     sigma: np.ndarray  # (C,) 1.4826 * MAD of those distances (floored at 1e-6; inf: fewer than 3 rows)
     k: np.ndarray  # (C,) int neighbours averaged per class: min(k, M_c - 2)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays: the rows of all classes stacked (``rows``) with each class's ``counts``."""
+        return {
+            "rows": np.concatenate(self.rows),
+            "counts": np.asarray([len(r) for r in self.rows], dtype=np.int64),
+            "median": self.median,
+            "sigma": self.sigma,
+            "k": self.k,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ClassReference:
+        ends = np.cumsum(arrays["counts"])
+        rows = tuple(arrays["rows"][e - n : e] for e, n in zip(ends, arrays["counts"], strict=True))
+        return cls(rows=rows, median=arrays["median"], sigma=arrays["sigma"], k=arrays["k"])
 
 
 def _nearest(rows: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:

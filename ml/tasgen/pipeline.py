@@ -27,12 +27,13 @@ years only).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import torch
 
+from ml.array_state import json_array, json_value, nest, part, str_tuple
 from ml.errors import TasGenError
 from ml.tasgen.detect import (
     MAD_TO_SIGMA,
@@ -111,6 +112,9 @@ class TasGenConfig:
     torch_threads: int = 1  # torch.set_num_threads for the run (0 = leave as is); small nets run best on 1
 
 
+MODEL_FORMAT = "tasgen-model/1"  # TasGenModel.to_arrays layout; change it when the layout changes
+
+
 @dataclass
 class TasGenModel:
     """A fitted TasGen model; applies to series whose static classes are among ``classes``."""
@@ -147,6 +151,71 @@ class TasGenModel:
         if unknown:
             raise TasGenError(f"{name}: unknown classes {unknown}; the model knows {list(self.classes)}")
         return np.array([lookup[str(c)] for c in static_class], dtype=np.int64)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as plain arrays under dotted keys (an ``.npz`` read without pickle).
+
+        :meth:`from_arrays` rebuilds a model that gives bit-identical outputs; no class name is
+        stored, so renaming or moving a class cannot break a stored model.
+        """
+        out: dict[str, np.ndarray] = {
+            "format": np.asarray(MODEL_FORMAT),
+            "config": json_array(asdict(self.config)),
+            "classes": np.asarray(self.classes, dtype=str),
+            "extra_classes": np.asarray(self.extra_classes, dtype=str),
+            "dim_names": np.asarray(self.dim_names, dtype=str),
+            "mean": self.mean,
+            "std": self.std,
+            "normal_pattern": self.normal_pattern,
+            "history.values": np.asarray([v for h in self.history for v in h], dtype=np.float64),
+            "history.lengths": np.asarray([len(h) for h in self.history], dtype=np.int64),
+            **nest("vae.", self.vae.to_arrays()),
+            **nest("scale.", {f.name: getattr(self.scale, f.name) for f in fields(ScoreScale)}),
+            **nest("thresholds.", self.thresholds.to_arrays()),
+            **nest("relabeler.", self.relabeler.to_arrays()),
+        }
+        if self.stage2_features is not None and self.stage2_labels is not None:
+            out["stage2_features"], out["stage2_labels"] = self.stage2_features, self.stage2_labels
+        if self.reference is not None:
+            out.update(nest("reference.", self.reference.to_arrays()))
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> TasGenModel:
+        """The model :meth:`to_arrays` stored; :class:`TasGenError` when the arrays do not hold one of
+        this format (e.g. written by another version: a cache miss for the caller)."""
+        try:
+            found = str(arrays["format"][()])
+            if found != MODEL_FORMAT:
+                raise TasGenError(f"stored TasGen model has format {found!r}, expected {MODEL_FORMAT!r}")
+            ends = np.cumsum(arrays["history.lengths"])
+            history = [
+                [float(v) for v in arrays["history.values"][e - n : e]]
+                for e, n in zip(ends, arrays["history.lengths"], strict=True)
+            ]
+            return cls(
+                classes=str_tuple(arrays["classes"]),
+                dim_names=str_tuple(arrays["dim_names"]),
+                mean=arrays["mean"],
+                std=arrays["std"],
+                vae=HTSVAE.from_arrays(part(arrays, "vae.")),
+                scale=ScoreScale(**part(arrays, "scale.")),
+                thresholds=ClassThresholds.from_arrays(part(arrays, "thresholds.")),
+                relabeler=Relabeler.from_arrays(part(arrays, "relabeler.")),
+                normal_pattern=arrays["normal_pattern"],
+                config=TasGenConfig(**json_value(arrays["config"])),
+                history=history,
+                stage2_features=arrays.get("stage2_features"),
+                stage2_labels=arrays.get("stage2_labels"),
+                extra_classes=str_tuple(arrays["extra_classes"]),
+                reference=(
+                    ClassReference.from_arrays(part(arrays, "reference."))
+                    if "reference.median" in arrays
+                    else None
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:  # ModelError and TasGenError are ValueErrors
+            raise TasGenError(f"stored TasGen model cannot be loaded: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ relabelled by its own model is judged as a held-out series would be, not by in-s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ml.array_state import estimator_arrays, estimator_from_arrays, nest, part
 from ml.errors import TasGenError
 
 RELABEL_KINDS = ("logistic", "forest")
@@ -50,6 +52,29 @@ class Relabeler:
     n_classes: int  # C, the number of classes of the TasGen model
     crossfit: dict[bytes, np.ndarray] = field(default_factory=dict)  # training-row digest -> (C,)
     # out-of-fold probabilities (empty when fitted without groups)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays: ``n_classes``, the out-of-fold probabilities (``crossfit.digest (K, 16)`` uint8,
+        ``crossfit.proba (K, C)``, in the dict's order) and the classifier (``model.``, see
+        :func:`ml.array_state.estimator_arrays`)."""
+        digests = np.frombuffer(b"".join(self.crossfit), dtype=np.uint8).reshape(len(self.crossfit), 16)
+        proba = np.stack(list(self.crossfit.values())) if self.crossfit else np.zeros((0, self.n_classes))
+        return {
+            "n_classes": np.asarray(self.n_classes),
+            "crossfit.digest": digests,
+            "crossfit.proba": proba,
+            **nest("model.", estimator_arrays(self.model)),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Relabeler:
+        digests = [d.tobytes() for d in arrays["crossfit.digest"]]
+        crossfit = dict(zip(digests, np.array(arrays["crossfit.proba"]), strict=True))
+        return cls(
+            model=estimator_from_arrays(part(arrays, "model.")),
+            n_classes=int(arrays["n_classes"]),
+            crossfit=crossfit,
+        )
 
     def _predict(self, features: np.ndarray) -> np.ndarray:
         out = np.zeros((len(features), self.n_classes))

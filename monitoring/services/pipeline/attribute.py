@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 from django.db import transaction
 
+from ml.errors import MLError
 from ml.esd.model import decode_codes
 from ml.tasgen import dynamic
+from ml.tasgen.dynamic import DynamicLabels
+from ml.tasgen.pipeline import TasGenModel, fit_tasgen
 from monitoring.models import Analysis, DynamicSample
 from monitoring.selectors.decoders import decoder_for_tiles
 from monitoring.services.pipeline import state, timing
@@ -19,7 +22,9 @@ from monitoring.services.pipeline.relabel import (
     attribution_path,
     load_dynamic,
     load_model,
+    model_path,
     seed,
+    tasgen_config,
     tasgen_input,
 )
 from monitoring.services.pipeline.steps import STEP as STEPS
@@ -28,6 +33,22 @@ from monitoring.storage.inputs import AnalysisInputs
 from monitoring.storage.paths import load_npz, save_npz
 
 STEP = STEPS["analysis.attribute"]
+
+
+def fitted_model(inputs: AnalysisInputs, dyn: DynamicLabels) -> TasGenModel | None:
+    """The model that gave ``dyn``: the stored one, or fitted again (and stored) where TasGen ran but
+    its model is missing or unreadable; None where TasGen did not run (no scores)."""
+    model = load_model(inputs)
+    if model is None and np.isfinite(dyn.score).any():
+        series = tasgen_input(inputs).series
+        if series is None:
+            raise dynamic.DynamicLabelsError("the stored TasGen output does not match these labels")
+        try:
+            model = fit_tasgen(series, tasgen_config(inputs.analysis.parameters), seed(inputs))
+        except MLError as exc:
+            raise dynamic.DynamicLabelsError(f"TasGen could not refit its model: {exc}") from exc
+        save_npz(model_path(inputs), **model.to_arrays())
+    return model
 
 
 def compute_attribution(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
@@ -47,9 +68,9 @@ def compute_attribution(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
         def decode(codes: np.ndarray) -> np.ndarray:
             return decode_codes(esd_model, codes)
 
-    return dynamic.compute_attribution(
-        load_model(inputs), tasgen_input(inputs), load_dynamic(inputs), seed(inputs), decode, bands
-    )
+    dyn = load_dynamic(inputs)
+    model = fitted_model(inputs, dyn)
+    return dynamic.compute_attribution(model, tasgen_input(inputs), dyn, seed(inputs), decode, bands)
 
 
 def attribute(analysis_id: int) -> bool:

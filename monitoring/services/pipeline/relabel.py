@@ -7,13 +7,13 @@ model; :mod:`attribute` explains the changed sample-years later, in a task of it
 
 from __future__ import annotations
 
-import pickle
+import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ml.atomic import write_bytes_atomic
 from ml.tasgen import dynamic
 from ml.tasgen.dynamic import DynamicLabels, TasGenInput
 from ml.tasgen.pipeline import TasGenConfig, TasGenModel
@@ -28,6 +28,7 @@ from monitoring.storage.paths import cache_dir, load_npz, save_npz
 
 TASGEN_KEYS = {f for f in TasGenConfig.__dataclass_fields__}
 STEP = STEPS["analysis.relabel"]
+log = logging.getLogger(__name__)
 
 
 def relabel_path(inputs: AnalysisInputs) -> Path:
@@ -36,12 +37,13 @@ def relabel_path(inputs: AnalysisInputs) -> Path:
 
 
 def model_path(inputs: AnalysisInputs) -> Path:
-    """The fitted TasGen model (pickled; absent when TasGen did not run: fewer than 2 classes).
+    """The fitted TasGen model as plain arrays (:meth:`TasGenModel.to_arrays`; absent when TasGen did
+    not run: fewer than 2 classes).
 
     Keyed by :attr:`AnalysisInputs.tasgen_key` (everything but the reviewers' answers): applying
     reviews re-uses the fit and only re-applies it, with the answers on top.
     """
-    return cache_dir("tasgen", inputs.tasgen_key) / "tasgen.pkl"
+    return cache_dir("tasgen", inputs.tasgen_key) / "tasgen.npz"
 
 
 def attribution_path(inputs: AnalysisInputs) -> Path:
@@ -94,9 +96,16 @@ def load_dynamic(inputs: AnalysisInputs) -> DynamicLabels:
 
 
 def load_model(inputs: AnalysisInputs) -> TasGenModel | None:
-    """The TasGen model relabel fitted, or None when TasGen did not run (fewer than 2 classes)."""
+    """The TasGen model relabel fitted; None when TasGen did not run (fewer than 2 classes) or the
+    stored file cannot be read (another version's format, e.g. an old pickle: a cache miss)."""
     path = model_path(inputs)
-    return pickle.loads(path.read_bytes()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return TasGenModel.from_arrays(load_npz(path))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # TasGenError is a ValueError
+        log.warning("TasGen model cache %s unreadable, fitting again: %s", path, exc)
+        return None
 
 
 def relabel(analysis_id: int) -> bool:
@@ -116,7 +125,7 @@ def relabel(analysis_id: int) -> bool:
             fitted = load_model(inputs)  # same inputs but the reviewers' answers: apply only
             dyn, model = compute_dynamic(inputs, fitted)
             if model is not None and fitted is None:
-                write_bytes_atomic(model_path(inputs), pickle.dumps(model))
+                save_npz(model_path(inputs), **model.to_arrays())
             save_npz(path, **dyn.to_arrays())
         dyn = load_dynamic(inputs)
         state.set_progress(analysis_id, Stage.RELABEL, 0.8)
