@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -194,10 +193,6 @@ class HTSVAE(nn.Module):
         cb = torch.as_tensor(c, dtype=torch.long)
         return self(xb, cb, sample=False)["recon"].numpy()
 
-    def checkpoint(self, step: int, metrics: dict[str, float]) -> dict[str, object]:
-        """Plain-dict checkpoint (``model``, ``config``, ``step``, ``metrics``)."""
-        return {"model": self.state_dict(), "config": asdict(self.config), "step": step, "metrics": metrics}
-
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays: ``config`` (JSON) and ``state.<name>`` (every parameter and buffer)."""
         out = {f"state.{k}": v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
@@ -215,16 +210,6 @@ class HTSVAE(nn.Module):
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelError(f"HTS-VAE state cannot be loaded: {exc}") from exc
         return model.eval()
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, Any]) -> HTSVAE:
-        """Rebuild a model from :meth:`checkpoint` output."""
-        try:
-            model = cls(HTSVAEConfig(**ckpt["config"]))
-            model.load_state_dict(ckpt["model"])
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise ModelError(f"HTS-VAE checkpoint cannot be loaded: {exc}") from exc
-        return model
 
 
 def negative_elbo(model: HTSVAE, x: Tensor, c: Tensor, kl_weight: float = 1.0) -> Tensor:
