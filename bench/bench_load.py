@@ -389,7 +389,9 @@ def main(argv: list[str] | None = None) -> dict:
         import requests
 
         headers = {"Authorization": f"Token {token}"}
-        detail = requests.get(f"{base}/api/analyses/{pk}/", headers=headers, timeout=30).json()
+        for _ in range(2 * args.workers):  # let every gunicorn worker boot (slow on a loaded machine)
+            requests.get(f"{base}/api/aois/", headers=headers, timeout=180)
+        detail = requests.get(f"{base}/api/analyses/{pk}/", headers=headers, timeout=180).json()
         api_paths = [
             "/api/analyses/",
             f"/api/analyses/{pk}/",
@@ -399,7 +401,7 @@ def main(argv: list[str] | None = None) -> dict:
             "/api/labelsets/",
         ]
         for path in api_paths:  # warm-up and a check that every URL answers 200
-            status = requests.get(base + path, headers=headers, timeout=30).status_code
+            status = requests.get(base + path, headers=headers, timeout=180).status_code
             if status != 200:
                 raise SystemExit(f"{path} answered {status}")
         landcover = [p for p in detail["products"] if p["kind"] in ("landcover", "change_count")]

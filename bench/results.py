@@ -105,6 +105,9 @@ def this_command() -> str:
         if path.is_absolute() and path.is_relative_to(REPO):
             arg = str(path.relative_to(REPO))
         args.append(arg)
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":  # run as `python -m bench.<name>`
+        return shlex.join(["python", "-m", spec.name, *args[1:]])
     return shlex.join(["python", *args])
 
 
