@@ -114,6 +114,9 @@ def make_site(name: str, store: Path | str, broker_db: int = 14) -> Site:
         DATABASE_URL=f"postgis://postgres@127.0.0.1:5432/{name}",
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{broker_db}"),
         CELERY_TASK_DEFAULT_QUEUE=f"{name}-{os.getpid()}",
+        # the production default: the test settings' 20 s (fault tests) has Redis hand any task running
+        # longer to another worker while the first still runs it (two relabels, two attributions)
+        CELERY_VISIBILITY_TIMEOUT="3600",
         MEDIA_ROOT=str(media),
         ESD_STORE=str(store),
         PYTHONUNBUFFERED="1",
