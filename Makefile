@@ -18,11 +18,13 @@ install-system:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# The geo wheels that link the system libraries compile two at a time while torch unpacks
+# (.ci/build-native-wheels.sh), then everything installs from them and PyPI.
+$(VENV)/.installed: requirements.txt .ci/build-native-wheels.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip wheel
-	$(PIP) install torch==2.13.0
-	$(PIP) install --no-cache-dir --build-constraint .ci/build-constraints.txt --no-binary pyproj "pyproj>=3.6,<3.7"
+	bash .ci/build-native-wheels.sh $(PY) var/wheels & pid=$$!; t=0; $(PIP) install torch==2.13.0 || t=1; wait $$pid && test $$t = 0
+	$(PIP) install var/wheels/*.whl
 	$(PIP) install -r requirements.txt
 	touch $@
 
