@@ -19,7 +19,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ml.accuracy import DEFAULT_BLOCK_M
-from ml.mapping import MapperConfig
+from ml.mapping import MAPPER_MODELS, MapperConfig
 from ml.smoothing import SmoothingConfig
 from ml.tasgen.pipeline import TasGenConfig
 from ml.temporal import TemporalConfig
@@ -160,17 +160,21 @@ M = MAPPER_DEFAULTS
 class ClassifierParametersSerializer(StrictSerializer):
     """Map classifier (stage 3) settings: the fields of ``ml.mapping.MapperConfig`` (seed is top level)."""
 
-    trees = _int("trees", 1, 1000, M, "number of trees")
+    model = _choice("model", list(MAPPER_MODELS), M, "mlp (one hidden layer, fast) or forest (random forest)")
+    hidden = _int("hidden", 2, 512, M, "mlp: hidden units")
+    steps = _int("steps", 10, 20_000, M, "mlp: AdamW steps")
+    lr = _float("lr", 1e-5, 1.0, M, "mlp: peak learning rate")
+    trees = _int("trees", 1, 1000, M, "forest: number of trees")
     max_depth = serializers.IntegerField(
         min_value=1,
         max_value=100,
         allow_null=True,
         required=False,
         default=M["max_depth"],
-        help_text="depth cap (null: none)",
+        help_text="forest: depth cap (null: none)",
     )
-    min_samples_leaf = _int("min_samples_leaf", 1, 1000, M, "leaf size")
-    n_jobs = _int("n_jobs", 1, 64, M, "threads for fit/predict")
+    min_samples_leaf = _int("min_samples_leaf", 1, 1000, M, "forest: leaf size")
+    n_jobs = _int("n_jobs", 1, 64, M, "forest: threads for fit/predict")
 
 
 TM = TEMPORAL_DEFAULTS

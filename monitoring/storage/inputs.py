@@ -117,8 +117,8 @@ class AnalysisInputs:
             if k in {"classifier", "seed", "accuracy_block_m"}
         }
         return _hash(
-            "classify", self.relabel_key, self.lookup_key, self.class_names, params, "probs"
-        )  # windows keep probs
+            "classify", self.relabel_key, self.lookup_key, self.class_names, params, "probs", "mapper-npz"
+        )  # windows keep probs; the model is an .npz of arrays (mlp default since issue 18)
 
     @cached_property
     def store_year_start_month(self) -> int:

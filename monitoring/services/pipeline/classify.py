@@ -9,15 +9,21 @@ windows may still be looked up; the windows are classified once both are there (
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from ml.atomic import write_bytes_atomic
 from ml.esd.codec import indices_to_codes
-from ml.mapping import NODATA_CLASS, MapperConfig, features, fit_mapper, predict_proba_window
+from ml.mapping import (
+    NODATA_CLASS,
+    MapperConfig,
+    features,
+    fit_mapper,
+    load_mapper,
+    predict_proba_window,
+    save_mapper,
+)
 from monitoring.errors import ApplicationError
 from monitoring.models import Analysis
 from monitoring.services.pipeline import state, timing
@@ -63,7 +69,8 @@ def training_set(inputs: AnalysisInputs) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def model_path(inputs: AnalysisInputs) -> Path:
-    return classify_dir(inputs) / "model.pkl"
+    """The fitted map classifier as plain arrays (:func:`ml.mapping.save_mapper`, no pickle)."""
+    return classify_dir(inputs) / "model.npz"
 
 
 def classify_prepare(analysis_id: int) -> bool:
@@ -81,7 +88,7 @@ def classify_prepare(analysis_id: int) -> bool:
                     "the dynamic samples hold fewer than 2 classes: add labels of another class"
                 )
             model = fit_mapper(x, y, mapper_config(inputs))
-            write_bytes_atomic(model_path(inputs), pickle.dumps(model))
+            save_mapper(model_path(inputs), model)
     else:
         timing.record_timing(analysis_id, "classify", 0.0, reused=True)
     with timing.timed(analysis_id, "classify"):
@@ -104,7 +111,7 @@ def classify_window(analysis_id: int, index: int) -> bool:
     out = window_output(inputs, index)
     if not out.exists():
         with timing.timed(analysis_id, "classify"):
-            model = pickle.loads(model_path(inputs).read_bytes())
+            model = load_mapper(model_path(inputs))
             data = load_npz(window_path(inputs, index))
             valid = data["valid"]
             codes = np.moveaxis(
