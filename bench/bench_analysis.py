@@ -205,7 +205,14 @@ def demo_scores(analysis) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=["demo", "10km"], default=None)
+    parser.add_argument(
+        "--classifier",
+        choices=["forest", "mlp"],
+        default=None,
+        help="map classifier of the runs (default: the app's); a run with this option records no figures",
+    )
     args = parser.parse_args()
+    params = {"classifier": {"model": args.classifier}} if args.classifier else {}
     ensure_database()
     import django
 
@@ -235,7 +242,7 @@ def main() -> None:
                 stores / "mt-dtwsat",
                 static_labels_csv(SHARED_DATA),
                 (2007, 2013),
-                {},
+                params,
                 worker,
             )
             row.update(demo_scores(analysis))
@@ -249,14 +256,15 @@ def main() -> None:
                     mosaic,
                     kmeans_labels(mosaic),
                     (2003, 2012),
-                    {},
+                    params,
                     worker,
                 )[1]
             )
     finally:
         stop_worker(worker)
     print(json.dumps({"machine": f"{platform.node()} {os.cpu_count()} cores", "results": results}, indent=1))
-    record_results(results)
+    if not args.classifier:
+        record_results(results)
 
 
 def record_results(results: list[dict]) -> None:
