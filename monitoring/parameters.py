@@ -134,6 +134,13 @@ class TasGenParametersSerializer(StrictSerializer):
         "novelty_threshold", 0.0, 1000.0, T, "open-set k-NN novelty bar (robust sigmas)"
     )
     novelty_k = _int("novelty_k", 1, 100, T, "neighbours of the open-set novelty")
+    target_novelty_threshold = _float(
+        "target_novelty_threshold",
+        0.0,
+        1000.0,
+        T,
+        "a changed year unlike the class it moves to (novelty above this) becomes unknown (0: off)",
+    )
     reference_ratio = _float(
         "reference_ratio",
         0.0,

@@ -10,7 +10,11 @@ Novelty of a year under a class ``c`` (:func:`class_novelty`): the mean distance
 to its ``k`` nearest rows among the reference rows of ``c``, in robust sigmas of the same distance
 for the reference rows of ``c`` themselves (leave-one-out): ``(d - median_c) / (1.4826 * MAD_c)``.
 A year is *unknown* (:func:`is_unknown`) when its novelty exceeds ``threshold`` under its static
-class and under every other class of the label set.
+class and under every other class of the label set. A year that the two stages already *change* is
+unknown as well when it is unlike the class it would move to (:func:`unlike_target`: novelty under
+that class above ``target_threshold``): the change is real, the new class is not one the label set
+knows. Only changed years are concerned, so this second rule never adds a change (a stable year's
+year-to-year variation cannot make it ``unknown``); it decides how a change is named.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ml.tasgen.detect import MAD_TO_SIGMA
 
 UNKNOWN: Final[str] = "unknown"  # dynamic class of a year unlike every class of the label set
 DEFAULT_NOVELTY_THRESHOLD: Final[float] = 12.0  # robust sigmas (see docs/tasgen.md, open-set rule)
+DEFAULT_TARGET_THRESHOLD: Final[float] = 4.0  # robust sigmas, novelty under a changed year's new class
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def fit_class_reference(
 ) -> ClassReference:
     """Reference rows per class from ``features (M, F)`` with class indices ``labels (M,)`` in 0..C-1.
 
-    A class with fewer than ``k + 2`` rows averages ``M_c - 2`` neighbours; one with fewer than 3 rows
+    Repeated rows count once. A class with fewer than ``k + 2`` distinct rows averages ``M_c - 2`` neighbours; one with fewer than 3 rows
     cannot be calibrated: every row reads as infinitely novel under it. Raises :class:`TasGenError` on mismatched shapes or ``k < 1``.
     """
     if features.ndim != 2 or labels.shape != (len(features),):
@@ -89,7 +94,9 @@ def fit_class_reference(
     rows, med, sig = [], np.zeros(n_classes), np.full(n_classes, np.inf)
     ks = np.zeros(n_classes, dtype=np.int64)
     for c in range(n_classes):
-        r = features[labels == c].astype(np.float32)
+        # one copy of each distinct row: a row repeated (the same real year used by several samples)
+        # would be its own nearest neighbour at distance 0 and collapse the class's spread
+        r = np.unique(features[labels == c].astype(np.float32), axis=0)
         rows.append(r)
         if len(r) < 3:
             continue
@@ -127,3 +134,21 @@ def is_unknown(
         raise TasGenError(f"novelty {novelty.shape} and static_index {static_index.shape} do not match")
     unlike_static = novelty[np.arange(len(novelty)), static_index] > threshold
     return np.asarray(unlike_static & (novelty.min(axis=1) > threshold), dtype=bool)
+
+
+def unlike_target(
+    novelty: np.ndarray, target_index: np.ndarray, moved: np.ndarray, threshold: float = DEFAULT_TARGET_THRESHOLD
+) -> np.ndarray:
+    """(M,) bool: changed rows (``moved (M,)``) unlike the class they move to (novelty > ``threshold``).
+
+    ``novelty (M, C)`` from :func:`class_novelty`; ``target_index (M,)`` the class a changed row takes
+    (ignored where not ``moved``). A target class whose novelty cannot be measured (fewer than 3
+    reference rows: infinite novelty) never makes a row unknown: too few rows to say it is unlike it.
+    """
+    if novelty.ndim != 2 or target_index.shape != (len(novelty),) or moved.shape != (len(novelty),):
+        raise TasGenError(
+            f"novelty {novelty.shape}, target_index {target_index.shape} and moved {moved.shape} do not match"
+        )
+    rows = np.arange(len(novelty))
+    nov = novelty[rows, np.clip(target_index, 0, novelty.shape[1] - 1)]
+    return np.asarray(moved & np.isfinite(nov) & (nov > threshold), dtype=bool)

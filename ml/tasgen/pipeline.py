@@ -44,7 +44,14 @@ from ml.tasgen.detect import (
 )
 from ml.tasgen.hts_vae import HTSVAE, HTSVAEConfig, train_hts_vae
 from ml.tasgen.interpret import Attribution, decoded_attribution, gibbs_attribution
-from ml.tasgen.openset import UNKNOWN, ClassReference, class_novelty, fit_class_reference, is_unknown
+from ml.tasgen.openset import (
+    UNKNOWN,
+    ClassReference,
+    class_novelty,
+    fit_class_reference,
+    is_unknown,
+    unlike_target,
+)
 from ml.tasgen.relabel import (
     RELABEL_KINDS,
     Relabeler,
@@ -103,6 +110,8 @@ class TasGenConfig:
         12.0  # open-set rule: k-NN novelty (robust sigmas) above this under every class
     )
     novelty_k: int = 5  # neighbours of the open-set novelty
+    target_novelty_threshold: float = 4.0  # open-set rule for changed years: unknown when the novelty
+    # under the class they move to is above this (robust sigmas; 0 = off; docs/tasgen.md step 8c)
     review_weight: int = 1  # refit_with_reviews: a reviewed year counts as this many training years
     reference_ratio: float = 0.5  # a non-reference year changes only when stage 2 gives its static class
     # less than this times what it gives the sample's own reference year (0 = off): a location that
@@ -593,6 +602,10 @@ def apply_tasgen(
     if cfg.open_set and model.reference is not None:
         novelty = class_novelty(model.reference, feats)
         unknown[valid] = is_unknown(novelty, cls_ny[valid], cfg.novelty_threshold)
+        if cfg.target_novelty_threshold > 0:
+            unknown[valid] |= unlike_target(
+                novelty, klass_idx[valid], changed[valid], cfg.target_novelty_threshold
+            )
         klass_idx[unknown], changed[unknown] = unknown_idx, True
         confidence[unknown] = 1.0 - proba[unknown[valid]].max(1)
     if reviews is not None:

@@ -8,7 +8,7 @@ import pytest
 from ml.errors import TasGenError
 from ml.samples import SampleSet
 from ml.tasgen import UNKNOWN, is_unknown, review_order, review_value
-from ml.tasgen.openset import class_novelty, fit_class_reference
+from ml.tasgen.openset import DEFAULT_TARGET_THRESHOLD, class_novelty, fit_class_reference, unlike_target
 from ml.tasgen.relabel import year_features
 
 from .conftest import one_year_series
@@ -55,6 +55,36 @@ def test_unknown_needs_unlike_static_and_every_class() -> None:
     assert is_unknown(nov, static, threshold=3.0).tolist() == [True, False, False, False]
     with pytest.raises(TasGenError, match="do not match"):
         is_unknown(nov, static[:2])
+
+
+def test_a_change_to_a_class_missing_from_the_label_set_is_named_unknown(mt9: SampleSet) -> None:
+    """Changed years unlike the class they move to become unknown; changes to a known class keep it."""
+    feats, labels = _features(mt9, ("Forest", "Soy_Corn", "Pasture"), 60, seed=2)
+    known = ("Soy_Corn", "Pasture")
+    idx = np.array([known.index(c) if c in known else -1 for c in labels])
+    train = np.zeros(len(labels), dtype=bool)
+    for c in range(len(known)):
+        train[np.flatnonzero(idx == c)[:40]] = True
+    ref = fit_class_reference(feats[train], idx[train], len(known))
+    # every held-out Forest or Soy_Corn row was labelled Pasture and moved to Soy_Corn by stage 2
+    test = ~train & (labels != "Pasture")
+    nov = class_novelty(ref, feats[test])
+    target = np.zeros(int(test.sum()), dtype=np.int64)
+    unk = unlike_target(nov, target, np.ones(len(target), dtype=bool), DEFAULT_TARGET_THRESHOLD)
+    forest = labels[test] == "Forest"
+    assert unk[forest].mean() >= 0.8
+    assert unk[~forest].mean() <= 0.2
+    # a year that did not change is never made unknown by this rule, whatever its novelty
+    assert not unlike_target(nov, target, np.zeros(len(target), dtype=bool)).any()
+
+
+def test_unlike_target_ignores_unmeasurable_classes_and_checks_shapes() -> None:
+    nov = np.array([[0.5, np.inf], [9.0, np.inf], [9.0, 1.0]])
+    moved = np.array([True, True, True])
+    assert unlike_target(nov, np.array([0, 1, 0]), moved, 3.0).tolist() == [False, False, True]
+    assert unlike_target(nov, np.array([1, 0, 1]), moved, 3.0).tolist() == [False, True, False]
+    with pytest.raises(TasGenError, match="do not match"):
+        unlike_target(nov, np.array([0, 1]), moved)
 
 
 def test_review_value_orders_unknown_then_uncertain_then_sure() -> None:
