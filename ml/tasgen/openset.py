@@ -137,7 +137,10 @@ def is_unknown(
 
 
 def unlike_target(
-    novelty: np.ndarray, target_index: np.ndarray, moved: np.ndarray, threshold: float = DEFAULT_TARGET_THRESHOLD
+    novelty: np.ndarray,
+    target_index: np.ndarray,
+    moved: np.ndarray,
+    threshold: float = DEFAULT_TARGET_THRESHOLD,
 ) -> np.ndarray:
     """(M,) bool: changed rows (``moved (M,)``) unlike the class they move to (novelty > ``threshold``).
 

@@ -87,6 +87,17 @@ def test_unlike_target_ignores_unmeasurable_classes_and_checks_shapes() -> None:
         unlike_target(nov, np.array([0, 1]), moved)
 
 
+def test_repeated_reference_rows_count_once(mt9: SampleSet) -> None:
+    """A real year used by several samples (as in the splice protocol) does not collapse its class's spread."""
+    feats, labels = _features(mt9, ("Soy_Corn", "Pasture"), 40, seed=3)
+    idx = (labels == "Pasture").astype(np.int64)
+    once = fit_class_reference(feats, idx, 2)
+    thrice = fit_class_reference(np.concatenate([feats] * 3), np.concatenate([idx] * 3), 2)
+    assert np.allclose(thrice.median, once.median) and np.allclose(thrice.sigma, once.sigma)
+    assert (once.sigma > 0.01).all()
+    assert [len(r) for r in thrice.rows] == [len(r) for r in once.rows]
+
+
 def test_review_value_orders_unknown_then_uncertain_then_sure() -> None:
     margin = np.array([-6.0, 0.0, 6.0, 6.0, 5.0])
     p_static = np.array([0.98, 0.5, 0.02, 0.95, 0.01])

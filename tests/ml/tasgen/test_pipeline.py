@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ml.errors import TasGenError
+from ml.tasgen import UNKNOWN
 from ml.tasgen.pipeline import TasGenModel, apply_tasgen, attribute_changes, fit_tasgen
 from ml.tasgen.series import SampleSeries
 
@@ -17,7 +18,8 @@ def test_apply_outputs_per_sample_year(mt_model: TasGenModel, mt_series: SampleS
     n = mt_series.n_samples
     assert out.klass.shape == out.changed.shape == out.anomaly_score.shape == out.confidence.shape == (n, 1)
     assert out.attribution_month.shape == (n, 1, 12) and out.attribution_dim.shape == (n, 1, 6)
-    assert set(np.unique(out.klass)) <= set(mt_model.classes)
+    assert set(np.unique(out.klass)) <= set(mt_model.classes) | {UNKNOWN}  # unknown: a change, unnamed
+    assert np.array_equal(out.unknown, out.klass == UNKNOWN) and out.changed[out.unknown].all()
     # changed exactly where the class differs from the static class
     assert np.array_equal(out.changed, out.klass != mt_series.static_class[:, None])
     # most reference-year samples are stable (threshold at median + 3 robust sigmas)
