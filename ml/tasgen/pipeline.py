@@ -603,8 +603,10 @@ def apply_tasgen(
         novelty = class_novelty(model.reference, feats)
         unknown[valid] = is_unknown(novelty, cls_ny[valid], cfg.novelty_threshold)
         if cfg.target_novelty_threshold > 0:
+            # a class a reviewer named is known to exist: only moves to the label set's classes count
+            to_label_set = changed[valid] & (klass_idx[valid] < len(model.classes))
             unknown[valid] |= unlike_target(
-                novelty, klass_idx[valid], changed[valid], cfg.target_novelty_threshold
+                novelty, klass_idx[valid], to_label_set, cfg.target_novelty_threshold
             )
         klass_idx[unknown], changed[unknown] = unknown_idx, True
         confidence[unknown] = 1.0 - proba[unknown[valid]].max(1)
