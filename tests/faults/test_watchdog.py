@@ -97,11 +97,22 @@ def test_watchdog_resumes_an_analysis_whose_messages_were_lost(
 
 def test_watchdog_leaves_a_moving_analysis_alone(api, demo_store, worker_env, shared_data, tmp_path) -> None:
     """Two workers: while one runs relabel (longer than the stall time, nothing else queued), the
-    other runs the watchdog; relabel's heartbeat must keep the analysis from being resumed."""
+    other runs the watchdog; relabel's heartbeat must keep the analysis from being resumed.
+
+    The workers use the production visibility timeout: with the tests' 20 s (made for the worker-kill
+    tests' redelivery), Redis hands a relabel running longer (a loaded machine) to the other worker
+    while the first still runs it, and relabel runs twice for a reason that is not the watchdog's."""
     clear_stage_cache()
     with private_queue() as queue:
         workers = [
-            worker_on(worker_env, queue, tmp_path / f"worker{i}.log", f"busy{i}", **WATCHDOG)
+            worker_on(
+                worker_env,
+                queue,
+                tmp_path / f"worker{i}.log",
+                f"busy{i}",
+                CELERY_VISIBILITY_TIMEOUT="3600",
+                **WATCHDOG,
+            )
             for i in range(2)
         ]
         beat = beat_on(worker_env, queue, tmp_path, every_s=1, **WATCHDOG)
