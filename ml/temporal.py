@@ -25,6 +25,7 @@ class is :data:`NODATA_CLASS`). Class indices are ``0 .. C - 1``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,7 +35,7 @@ from ml.errors import ProductError
 from ml.smoothing import SmoothingConfig, bayes_smooth
 
 NODATA_CLASS: Final[int] = 255  # class index of unobserved pixel-years in every class map
-CHUNK: Final[int] = 65536  # pixels decoded at once (bounds the (C, C, chunk) Viterbi scores)
+CHUNK: Final[int] = 16384  # pixels decoded at once (bounds the (Y, C, chunk) float32 temporaries)
 
 
 @dataclass(frozen=True)
@@ -175,20 +176,36 @@ def viterbi(
         return out
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
-        log_e = _log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor)  # (Y, C, n)
-        delta = log_e[0].copy()  # (C, n): best log score of a path ending in each class
-        back = np.empty((n_years, n_classes, hi - lo), dtype=np.uint8)
-        for t in range(1, n_years):
-            scores = delta[:, None, :] + log_a[:, :, None]  # (C_from, C_to, n)
-            back[t] = scores.argmax(axis=0)
-            delta = np.take_along_axis(scores, back[t][None].astype(np.intp), axis=0)[0] + log_e[t]
-        path = np.empty((n_years, hi - lo), dtype=np.uint8)
-        path[-1] = delta.argmax(axis=0)
-        cols = np.arange(hi - lo)
-        for t in range(n_years - 1, 0, -1):
-            path[t - 1] = back[t][path[t], cols]
+        path = _viterbi_path(_log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor), log_a)
         out[:, lo:hi] = np.where(v[:, lo:hi], path, NODATA_CLASS)
     return out
+
+
+def _viterbi_path(log_e: np.ndarray, log_a: np.ndarray) -> np.ndarray:
+    """``(Y, n)`` uint8 best path of ``(Y, C, n)`` log emissions under ``(C, C)`` log transitions.
+
+    The max over the previous class is a loop over classes on ``(C, n)`` arrays (strict ``>``: the
+    first best class wins ties, as ``argmax`` does), not an arg-max across a ``(C, C, n)`` array.
+    """
+    n_years, n_classes, n = log_e.shape
+    delta = log_e[0].copy()  # (C, n): best log score of a path ending in each class
+    back = np.zeros((n_years, n_classes, n), dtype=np.uint8)
+    better = np.empty((n_classes, n), dtype=bool)
+    cand = np.empty((n_classes, n), dtype=np.float32)
+    for t in range(1, n_years):
+        best = delta[0][None, :] + log_a[0][:, None]  # (C_to, n) scores coming from class 0
+        for i in range(1, n_classes):
+            np.add(delta[i][None, :], log_a[i][:, None], out=cand)
+            np.greater(cand, best, out=better)
+            np.copyto(best, cand, where=better)
+            np.copyto(back[t], np.uint8(i), where=better)
+        delta = best + log_e[t]
+    path = np.empty((n_years, n), dtype=np.uint8)
+    path[-1] = delta.argmax(axis=0)
+    cols = np.arange(n)
+    for t in range(n_years - 1, 0, -1):
+        path[t - 1] = back[t][path[t], cols]
+    return path
 
 
 def posterior(
@@ -205,21 +222,28 @@ def posterior(
     out = np.empty((n_years, n_classes, n), dtype=np.float32)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
-        e = np.exp(_log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor))  # (Y, C, n), in [floor, 1]
-        fwd = np.empty_like(e)
-        f = e[0] / e[0].sum(axis=0, keepdims=True)
-        fwd[0] = f
-        for t in range(1, n_years):
-            f = (a.T @ f) * e[t]
-            f /= f.sum(axis=0, keepdims=True)
-            fwd[t] = f
-        b = np.ones((n_classes, hi - lo), dtype=np.float32)
-        out[-1, :, lo:hi] = fwd[-1]
-        for t in range(n_years - 2, -1, -1):
-            b = a @ (e[t + 1] * b)
-            b /= b.sum(axis=0, keepdims=True)
-            g = fwd[t] * b
-            out[t, :, lo:hi] = g / g.sum(axis=0, keepdims=True)
+        out[:, :, lo:hi] = _forward_backward(np.exp(_log_emissions(p[:, :, lo:hi], v[:, lo:hi], floor)), a)
+    return out
+
+
+def _forward_backward(e: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``(Y, C, n)`` marginals of ``(Y, C, n)`` emissions (in ``[floor, 1]``) under ``(C, C)`` transitions."""
+    n_years, n_classes, n = e.shape
+    out = np.empty_like(e)
+    fwd = np.empty_like(e)
+    f = e[0] / e[0].sum(axis=0, keepdims=True)
+    fwd[0] = f
+    for t in range(1, n_years):
+        f = (a.T @ f) * e[t]
+        f /= f.sum(axis=0, keepdims=True)
+        fwd[t] = f
+    b = np.ones((n_classes, n), dtype=np.float32)
+    out[-1] = fwd[-1]
+    for t in range(n_years - 2, -1, -1):
+        b = a @ (e[t + 1] * b)
+        b /= b.sum(axis=0, keepdims=True)
+        g = fwd[t] * b
+        out[t] = g / g.sum(axis=0, keepdims=True)
     return out
 
 
@@ -268,16 +292,19 @@ def make_consistent(
     few arrays of ``(Y, C, CHUNK)`` whatever ``N``.
     """
     p, v = _check_probs(probs, valid)
-    n_years, _, n = p.shape
+    n_years, n_classes, n = p.shape
+    a = _check_transitions(transitions, n_classes)
+    log_a = np.log(np.maximum(a, 1e-300)).astype(np.float32)
+    a = a.astype(np.float32)
     classes = np.full((n_years, n), NODATA_CLASS, dtype=np.uint8)
     unc = np.full((n_years, n), np.nan, dtype=np.float32)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         pc, vc = p[:, :, lo:hi].astype(np.float32), v[:, lo:hi]
-        if config.enabled:
-            pc = temper(pc, config.temperature)
-            classes[:, lo:hi] = viterbi(pc, transitions, vc, config.floor)
-            marg = posterior(pc, transitions, vc, config.floor)
+        if config.enabled:  # one set of emissions per chunk for both Viterbi and forward-backward
+            log_e = _log_emissions(temper(pc, config.temperature), vc, config.floor)
+            classes[:, lo:hi] = np.where(vc, _viterbi_path(log_e, log_a), NODATA_CLASS)
+            marg = _forward_backward(np.exp(log_e), a)
         else:
             top = np.nan_to_num(pc, nan=-1.0).argmax(axis=1)
             classes[:, lo:hi] = np.where(vc, top, NODATA_CLASS)
@@ -316,6 +343,49 @@ def make_consistent_grid(
     return ConsistentMaps(
         out.classes.reshape(n_years, h, w), out.uncertainty.reshape(n_years, h, w), out.transitions
     )
+
+
+STRIP_ROWS: Final[int] = 256  # grid rows of probabilities held at once (one row of analysis windows)
+
+
+def make_consistent_strips(
+    read_rows: Callable[[int, int], np.ndarray],
+    inside: np.ndarray,
+    n_years: int,
+    transitions: np.ndarray,
+    temporal: TemporalConfig,
+    smoothing: SmoothingConfig,
+    strip_rows: int = STRIP_ROWS,
+) -> tuple[np.ndarray, ConsistentMaps]:
+    """:func:`make_consistent_grid` of a whole grid, reading its probabilities a band of rows at a time.
+
+    ``read_rows(lo, hi)`` gives the ``(Y, C, hi - lo, W)`` probabilities of grid rows ``lo:hi`` (NaN
+    without data); ``inside``: ``(H, W)`` bool, the pixels of the area (the others are nodata). A strip
+    of ``strip_rows`` rows is read with the smoother's halo (``window // 2`` rows each side when
+    smoothing is on), so the result equals one call on the whole grid while at most one strip's
+    probabilities are in memory. Returns ``raw`` (``(Y, H, W)`` uint8, each year's own most probable
+    class) and the consistent maps (``uncertainty`` float16 to halve the whole-grid array).
+    """
+    h, w = inside.shape
+    shape = (n_years, h, w)
+    raw = np.full(shape, NODATA_CLASS, dtype=np.uint8)
+    classes = np.full(shape, NODATA_CLASS, dtype=np.uint8)
+    uncertainty = np.full(shape, np.nan, dtype=np.float16)
+    halo = smoothing.window // 2 if smoothing.enabled else 0
+    for top in range(0, h, strip_rows):
+        bottom = min(h, top + strip_rows)
+        lo, hi = max(0, top - halo), min(h, bottom + halo)
+        probs = read_rows(lo, hi)
+        strip_inside = inside[lo:hi]
+        valid = ~np.isnan(probs).any(axis=1) & strip_inside[None]  # (Y, rows, W)
+        probs[:, :, ~strip_inside] = np.nan
+        out = make_consistent_grid(probs, valid, transitions, temporal, smoothing)
+        keep = slice(top - lo, bottom - lo)
+        top_class = np.nan_to_num(probs[..., keep, :], nan=-1.0).argmax(axis=1)
+        raw[:, top:bottom] = np.where(valid[:, keep], top_class, NODATA_CLASS)
+        classes[:, top:bottom] = out.classes[:, keep]
+        uncertainty[:, top:bottom] = out.uncertainty[:, keep]
+    return raw, ConsistentMaps(classes, uncertainty, np.asarray(transitions, dtype=np.float64))
 
 
 def class_series(names: np.ndarray, class_names: list[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ from ml.temporal import (
     estimate_transitions,
     make_consistent,
     make_consistent_grid,
+    make_consistent_strips,
     margin,
     posterior,
     temper,
@@ -221,3 +222,30 @@ def test_temperature_lets_the_transitions_remove_a_sure_blip() -> None:
         2,
         2,
     ]
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_strips_give_the_whole_grid_result(smooth: bool) -> None:
+    """Reading a grid's probabilities a band of rows at a time (plus the smoother's halo) changes nothing."""
+    rng = np.random.default_rng(3)
+    n_years, n_classes, h, w = 6, 4, 23, 17
+    probs = rng.dirichlet(np.ones(n_classes), size=(n_years, h, w)).transpose(0, 3, 1, 2).astype(np.float16)
+    probs[2, :, 5:9, 3:6] = np.nan  # a year without data in a patch
+    inside = np.ones((h, w), dtype=bool)
+    inside[:, -3:] = False  # outside the area
+    transitions = estimate_transitions(np.zeros((1, 2), dtype=int), n_classes, 0.5, 0.8)
+    temporal, smoothing = TemporalConfig(), SmoothingConfig(enabled=smooth)
+
+    def read_rows(lo: int, hi: int) -> np.ndarray:
+        return probs[:, :, lo:hi].copy()
+
+    raw, strips = make_consistent_strips(read_rows, inside, n_years, transitions, temporal, smoothing, 5)
+    whole_probs = probs.copy()
+    whole_probs[:, :, ~inside] = np.nan
+    valid = ~np.isnan(whole_probs).any(axis=1) & inside[None]
+    whole = make_consistent_grid(whole_probs, valid, transitions, temporal, smoothing)
+    assert np.array_equal(strips.classes, whole.classes)
+    assert np.array_equal(strips.uncertainty, whole.uncertainty.astype(np.float16), equal_nan=True)
+    assert (raw[:, :, -3:] == NODATA_CLASS).all() and (raw[2, 5:9, 3:6] == NODATA_CLASS).all()
+    assert ((raw[:, :, :-3] < n_classes) | (raw[:, :, :-3] == NODATA_CLASS)).all()
+    assert (strips.classes[valid] < n_classes).all() and (strips.classes[~valid] == NODATA_CLASS).all()

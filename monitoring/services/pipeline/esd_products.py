@@ -18,7 +18,7 @@ from ml.cog import write_rgb_cog, write_value_cog
 from ml.products import ProductFile, product_filename
 from monitoring.services.pipeline import state, timing
 from monitoring.services.pipeline.change import record_products
-from monitoring.services.pipeline.classify import mosaic
+from monitoring.services.pipeline.mosaic import mosaic_part, year_parts
 from monitoring.services.pipeline.steps import STEP as STEPS
 from monitoring.services.pipeline.steps import Part
 from monitoring.storage.inputs import AnalysisInputs
@@ -55,14 +55,17 @@ def write_esd_products(analysis_id: int) -> bool:
     names += [product_filename("esd_preview", year) for year in years]
     with timing.timed(analysis_id, "esd_products"):
         if not all((cache / name).exists() for name in names):
-            similarity = mosaic(inputs, "similarity", (len(years) - 1,), np.float32, np.nan)
-            for j, (y0, y1) in enumerate(pairs):
-                name = product_filename("similarity", y0, y1)
-                write_value_cog(cache / name, similarity[j].astype(np.float32), crs, transform, np.nan)
-            del similarity
-            preview = mosaic(inputs, "preview", (len(years), 4), np.uint8, 0)
-            for j, year in enumerate(years):
-                write_rgb_cog(cache / product_filename("esd_preview", year), preview[j], crs, transform)
+            for part in year_parts(len(pairs), 4 * grid.width * grid.height):  # float32 per pair
+                similarity = mosaic_part(inputs, "similarity", (len(part),), np.float16, np.nan, lead=part)
+                for j, k in enumerate(part):
+                    name = product_filename("similarity", *pairs[k])
+                    write_value_cog(cache / name, similarity[j].astype(np.float32), crs, transform, np.nan)
+            for part in year_parts(len(years), 4 * grid.width * grid.height):  # RGBA uint8 per year
+                preview = mosaic_part(inputs, "preview", (len(part), 4), np.uint8, 0, lead=part)
+                for j, k in enumerate(part):
+                    write_rgb_cog(
+                        cache / product_filename("esd_preview", years[k]), preview[j], crs, transform
+                    )
         products = [
             ProductFile(
                 "similarity",

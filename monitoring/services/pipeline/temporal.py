@@ -1,7 +1,8 @@
 """Stage 4a, consistent maps: spatial smoothing and the temporal HMM over the classified probabilities.
 
-The classify windows keep each pixel-year's class probabilities; this step mosaics them, smooths
-each year's probabilities over a small neighbourhood (:mod:`ml.smoothing`, on by default), and picks
+The classify windows keep each pixel-year's class probabilities; this step mosaics them a band of
+rows at a time (:func:`~ml.temporal.make_consistent_strips`), smooths
+each year's probabilities over a small neighbourhood (:mod:`ml.smoothing`, off by default), and picks
 each pixel's most probable class sequence with a transition matrix estimated from the analysis's own
 dynamic samples mixed with a prior that favours staying (:mod:`ml.temporal`, on by default). The land-cover, change and
 uncertainty products and the statistics are all built from its output. The result is cached under
@@ -23,9 +24,9 @@ from ml.temporal import (
     changed_by_step,
     class_series,
     estimate_transitions,
-    make_consistent_grid,
+    make_consistent_strips,
 )
-from monitoring.services.pipeline.classify import mosaic
+from monitoring.services.pipeline.mosaic import mosaic_part
 from monitoring.services.pipeline.relabel import relabel_path
 from monitoring.storage.inputs import AnalysisInputs, _hash
 from monitoring.storage.paths import cache_dir, load_npz, save_npz
@@ -87,19 +88,21 @@ def consistent_maps(inputs: AnalysisInputs) -> dict[str, np.ndarray]:
     params = inputs.analysis.parameters
     temporal, smoothing = temporal_config(params), smoothing_config(params)
     n_classes, n_years = len(inputs.class_names), len(inputs.years)
-    probs = mosaic(inputs, "probs", (n_years, n_classes), np.float16, np.nan)  # (Y, C, H, W)
-    inside = inputs.grid.aoi_mask(inputs.aoi_geometry)
-    valid = ~np.isnan(probs).any(axis=1) & inside[None]  # (Y, H, W)
-    probs[:, :, ~inside] = np.nan
-    raw = np.where(valid, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), NODATA_CLASS).astype(np.uint8)
+    grid = inputs.grid
+    inside = grid.aoi_mask(inputs.aoi_geometry)
     transitions = sample_transitions(inputs, temporal)
-    out = make_consistent_grid(probs, valid, transitions, temporal, smoothing)
+
+    def read_rows(lo: int, hi: int) -> np.ndarray:
+        return mosaic_part(inputs, "probs", (n_years, n_classes), np.float16, np.nan, rows=(lo, hi))
+
+    raw, out = make_consistent_strips(read_rows, inside, n_years, transitions, temporal, smoothing)
+    classes, uncertainty = out.classes, out.uncertainty
     result = {
         "raw": raw,
-        "classes": out.classes,
-        "uncertainty": out.uncertainty.astype(np.float16),
+        "classes": classes,
+        "uncertainty": uncertainty,
         "transitions": transitions,
-        "changed": changed_by_step(raw, out.classes, n_classes),
+        "changed": changed_by_step(raw, classes, n_classes),
     }
     save_npz(path, **result)
     return result
