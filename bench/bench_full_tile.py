@@ -9,7 +9,7 @@ and PostGIS, exactly as in production.
 
 Figures: wall time from the create call to ``done`` (goal <= 1800 s) and the worker's peak memory
 (RSS of the worker and its pool child summed, sampled every 0.5 s; goal < 4 GiB), per-stage seconds
-(``Analysis.timings``). The run is **checked**: every pixel-year of every published land-cover COG
+(``Analysis.timings``) and the worker's CPU seconds (what the wall time would be on a quiet machine). The run is **checked**: every pixel-year of every published land-cover COG
 is a class or nodata, classified exactly where the AOI holds valid ESD data (read from the store
 tiles), and the statistics add up (classes = total per year = the area of the classified pixels;
 classified + nodata = the grid's area).
@@ -60,8 +60,13 @@ def ensure_database() -> None:
         subprocess.run([*psql, "-c", f"CREATE DATABASE {DB_NAME}"], check=True, capture_output=True)
 
 
-class RssSampler(threading.Thread):
-    """Peak summed RSS of a process and its children, sampled every ``every`` seconds."""
+class ProcessSampler(threading.Thread):
+    """Peak summed RSS and summed CPU seconds (user + system) of a process and its children.
+
+    Sampled every ``every`` seconds; a child's CPU time counts with its last sample, so a child that
+    ends between samples loses at most ``every`` seconds. CPU seconds do not grow with the machine's
+    load as wall time does: on a quiet machine the job's wall time is about its CPU time.
+    """
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         super().__init__(daemon=True)
@@ -70,7 +75,12 @@ class RssSampler(threading.Thread):
         self.proc = psutil.Process(pid)
         self.every = every
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self.stop = threading.Event()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
 
     def run(self) -> None:
         import psutil
@@ -78,7 +88,12 @@ class RssSampler(threading.Thread):
         while not self.stop.is_set():
             try:
                 procs = [self.proc, *self.proc.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                rss = 0
+                for p in procs:
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
+                    rss += p.memory_info().rss
+                self.peak = max(self.peak, rss)
             except psutil.Error:
                 pass
             self.stop.wait(self.every)
@@ -132,7 +147,7 @@ def run(store: Path, years: tuple[int, int], profile: Path | None) -> dict[str, 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    sampler = RssSampler(worker.proc.pid)
+    sampler = ProcessSampler(worker.proc.pid)
     sampler.start()
     try:
         t0 = time.perf_counter()
@@ -159,6 +174,7 @@ def run(store: Path, years: tuple[int, int], profile: Path | None) -> dict[str, 
         "error": analysis.error_message,
         "wall_s": round(wall, 1),
         "worker_peak_rss_mib": round(sampler.peak / 2**20),
+        "worker_cpu_s": round(sampler.cpu_s, 1),
         "stage_s": analysis.timings,
         "labels": report["accepted"],
         "years": list(years),
@@ -275,7 +291,11 @@ def record_results(row: dict[str, Any]) -> None:
 
     if row["status"] != "done":
         return
-    details = {k: row[k] for k in ("stage_s", "pixel_years", "labels", "grid", "aoi_km2") if k in row}
+    details = {
+        k: row[k]
+        for k in ("stage_s", "worker_cpu_s", "pixel_years", "labels", "grid", "aoi_km2", "load")
+        if k in row
+    }
     details["check"] = {k: v for k, v in row["check"].items() if k != "per_year"}
     title = "one MGRS-size tile (3600 x 3600 px) x 25 years x 5,000 labels end to end, one worker"
     record(
