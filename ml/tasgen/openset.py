@@ -67,8 +67,10 @@ def _nearest(rows: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     out = np.empty((len(x), kk))
     for s in range(0, len(x), 512):
         xs = x[s : s + 512].astype(np.float64)
-        d2 = (xs**2).sum(1)[:, None] + rr[None, :] - 2 * xs @ rows64.T
-        out[s : s + 512] = np.sort(np.sqrt(np.maximum(d2, 0.0)), axis=1)[:, :kk]
+        d2 = np.maximum((xs**2).sum(1)[:, None] + rr[None, :] - 2 * xs @ rows64.T, 0.0)
+        if kk < d2.shape[1]:  # the kk smallest first (O(M)), then sort only those: same values
+            d2 = np.partition(d2, kk - 1, axis=1)[:, :kk]
+        out[s : s + 512] = np.sort(np.sqrt(d2), axis=1)[:, :kk]
     return out
 
 
