@@ -126,7 +126,8 @@ def run(store: Path, years: tuple[int, int], profile: Path | None) -> dict[str, 
     label_set, report = labelset_import(
         owner=owner, name="full tile", filename="labels.csv", content=(store / "labels.csv").read_bytes()
     )
-    worker = start_worker({**os.environ, **SINGLE_THREAD}, QUEUE, WORK / "worker.log")
+    # a loaded machine starts a worker slowly (90 s were not enough at load 17)
+    worker = start_worker({**os.environ, **SINGLE_THREAD}, QUEUE, WORK / "worker.log", timeout=600)
     spy = None
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
