@@ -118,10 +118,9 @@ def run(store: Path, years: tuple[int, int], profile: Path | None) -> dict[str, 
     app.conf.task_default_queue = QUEUE
     owner, _ = get_user_model().objects.get_or_create(username=f"bench-{uuid.uuid4().hex[:6]}")
     esd_index(location=str(store))
-    tile = EsdTile.objects.filter(
-        tile_id=json.loads((store / "catalog.json").read_text())["tiles"][0]["tile_id"]
-    )
-    footprint = json.loads(tile.first().footprint.geojson)  # the tile's outline: AOI = the whole tile
+    tile_id = json.loads((store / "catalog.json").read_text())["tiles"][0]["tile_id"]
+    tile = EsdTile.objects.filter(tile_id=tile_id).order_by("year")[0]
+    footprint = json.loads(tile.footprint.geojson)  # the tile's outline: AOI = the whole tile
     aoi, _ = aoi_create(owner=owner, name="full tile", geometry=footprint)
     label_set, report = labelset_import(
         owner=owner, name="full tile", filename="labels.csv", content=(store / "labels.csv").read_bytes()
